@@ -19,7 +19,15 @@ from .prompts import render
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 # Words any explanation may use without a source: connectives and the vocabulary of recommending.
-_FREE = set(["a", "an", "the", "and", "or", "but", "so", "as", "at", "by", "for", "from", "in", "into", "of", "on", "to", "with", "without", "this", "that", "these", "those", "it", "its", "it's", "is", "are", "was", "be", "been", "being", "this", "you", "your", "you're", "yours", "they", "them", "their", "we", "our", "i", "me", "my", "he", "she", "his", "her", "can", "could", "will", "would", "may", "might", "should", "must", "do", "does", "did", "has", "have", "had", "not", "no", "very", "more", "most", "less", "also", "too", "just", "because", "since", "while", "which", "who", "what", "when", "where", "why", "how", "than", "then", "there", "here", "all", "any", "each", "both", "some", "such", "great", "good", "nice", "perfect", "ideal", "well", "best", "better", "fits", "fit", "fitting", "suits", "suit", "suited", "matches", "match", "matching", "match", "makes", "make", "made", "keep", "keeps", "help", "helps", "use", "used", "using", "like", "likes", "love", "loves", "need", "needs", "want", "wants", "choice", "option", "pick", "product", "products", "item", "items", "buy", "bought", "looked", "viewed", "recommend", "recommended", "recommendation", "interest", "interests", "interested", "budget", "price", "priced", "cost", "costs", "within", "under", "below", "about", "around", "only", "one", "two", "new", "customer", "customers", "shopper", "someone", "day", "everyday", "daily", "work", "home", "great", "quality"])
+_FREE = set("""a an the and or but so as at by for from in into of on to with without this that these those it
+its it's is are was be been being you your you're yours they them their we our i me my he she his her can could
+will would may might should must do does did has have had not no very more most less also too just because
+since while which who what when where why how than then there here all any each both some such great good nice
+perfect ideal well best better fits fit fitting suits suit suited matches match matching makes make made keep
+keeps help helps use used using like likes love loves need needs want wants choice option pick product products
+item items buy bought looked viewed recommend recommended recommendation interest interests interested budget
+price priced cost costs within under below about around only one two new customer customers shopper someone day
+everyday daily work home quality""".split())
 
 
 @dataclass(frozen=True)
