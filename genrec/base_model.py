@@ -101,28 +101,10 @@ def resolve_model_dir(path: str | None = None, cache_dir: Path | None = None) ->
 def _convert_gguf(gguf: Path, target: Path) -> None:
     """Dequantize a GGUF once and save it as an ordinary HF checkpoint, atomically: the checkpoint is
     written to a temporary folder beside the target and renamed, so a killed run leaves no half cache."""
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        with tqdm(total=3, desc=f"genrec: converting {gguf.name} once (cached)", unit="step") as bar:
-            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-            bar.update()
-            model = AutoModelForCausalLM.from_pretrained(
-                str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
-                quantization_config=GgufConfig(dequantize=True))
-            bar.update()
-            # The dequantized model still carries the GGUF quantization config, which makes
-            # save_pretrained refuse; the weights are plain float32 tensors by now.
-            model.hf_quantizer = None
-            if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            bar.update()
+        _write_checkpoint(gguf, tmp)
         try:
             os.rename(tmp, target)
         except OSError:
@@ -132,14 +114,38 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _write_checkpoint(gguf: Path, out: Path) -> None:
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    with tqdm(total=3, desc=f"genrec: converting {gguf.name} once (cached)", unit="step") as bar:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        bar.update()
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
+            quantization_config=GgufConfig(dequantize=True))
+        bar.update()
+        # The dequantized model still carries the GGUF quantization config, which makes save_pretrained
+        # refuse; the weights are plain float32 tensors by now.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        bar.update()
+
+
 def load_base_model(config: BaseModelConfig = BaseModelConfig()):
     """Load (model, tokenizer) in eval mode. NF4 or full precision is a setting, not a code path of its own."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_dir = resolve_model_dir(config.path)
     device, dtype = config.resolved_device(), config.torch_dtype()
     kwargs: dict = {"dtype": dtype}
     if config.quantization == "nf4":
+        from transformers import BitsAndBytesConfig  # imports bitsandbytes: only when asked for
+
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype)

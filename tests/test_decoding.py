@@ -1,0 +1,163 @@
+import itertools
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from genrec.decoding import CodeTrie, SearchConfig, beam_search
+from genrec.errors import GenrecError
+
+END = 99
+
+
+def paths(trie: CodeTrie) -> dict[tuple, int]:
+    found = {}
+
+    def walk(node, path):
+        if trie.node_item[node] >= 0:
+            found[tuple(path)] = int(trie.node_item[node])
+        for c in range(trie.child_start[node], trie.child_start[node + 1]):
+            walk(c, path + [int(trie.node_token[c])])
+
+    walk(0, [])
+    return found
+
+
+def test_codes_that_are_prefixes_of_others_stay_distinct_items():
+    seqs = [[1, 2, END], [1, 2, 3, END], [1, 2, 3, 6, END], [1, 4, END], [5, END]]
+    trie = CodeTrie(seqs, [10, 11, 12, 13, 14], END)
+    assert paths(trie) == {(1, 2, END): 10, (1, 2, 3, END): 11, (1, 2, 3, 6, END): 12, (1, 4, END): 13,
+                           (5, END): 14}
+    assert trie.allowed_tokens([]) == [1, 5]
+    assert trie.allowed_tokens([1, 2]) == [3, END]  # END ends item 10; 3 continues to items 11 and 12
+    assert trie.allowed_tokens([1, 2, 3]) == [6, END]
+    assert trie.allowed_tokens([7]) == [] and trie.allowed_tokens([5, END]) == []
+
+
+def test_one_item_catalog():
+    trie = CodeTrie([[3, 4, END]], [0], END)
+    assert trie.n_nodes == 4 and paths(trie) == {(3, 4, END): 0}
+
+
+@pytest.mark.parametrize("seqs, words", [([], "zero items"), ([[1, 2]], "end token"), ([[1, END, 2, END]], "once"),
+                                         ([[1, END], [1, END]], "same code")])
+def test_invalid_sequences_are_refused(seqs, words):
+    with pytest.raises(GenrecError, match=words):
+        CodeTrie(seqs, list(range(len(seqs))), END)
+
+
+def test_random_tries_hold_exactly_their_sequences():
+    rng = random.Random(0)
+    for _ in range(200):
+        n = rng.randint(1, 40)
+        seqs = set()
+        while len(seqs) < n:
+            seqs.add(tuple(rng.randint(1, 6) for _ in range(rng.randint(1, 4))) + (END,))
+        seqs = [list(s) for s in seqs]
+        trie = CodeTrie(seqs, list(range(n)), END)
+        assert paths(trie) == {tuple(s): i for i, s in enumerate(seqs)}
+        assert trie.nbytes < 40 * sum(len(s) for s in seqs) + 64
+
+
+class TableScorer:
+    """Logits are a fixed function of (prefix, token): lets tests compute exact item scores."""
+
+    def __init__(self, seed=0):
+        self.rng_seed = seed
+        self.prefixes = [()]
+
+    def _logit(self, prefix, tok):
+        return float(np.sin(hash((prefix, tok)) % 1000 + self.rng_seed) * 3)
+
+    def start(self):
+        self.prefixes = [()]
+        return torch.zeros(1, 1)
+
+    def advance(self, parents, tokens):
+        self.prefixes = [self.prefixes[p] + (int(t),) for p, t in zip(parents.tolist(), tokens.tolist())]
+        return torch.zeros(len(self.prefixes), 1)
+
+    def logits(self, hidden, tokens):
+        return torch.tensor([[self._logit(self.prefixes[r], int(t)) for t in row] for r, row in enumerate(tokens)])
+
+
+def exact_scores(trie: CodeTrie, scorer: TableScorer, logprior=None, prior_weight=1.0) -> dict[int, float]:
+    mass = trie.subtree_logmass(logprior) if logprior is not None else None
+    out = {}
+
+    def walk(node, prefix, score):
+        if trie.node_item[node] >= 0:
+            out[int(trie.node_item[node])] = score
+            return
+        kids = list(range(trie.child_start[node], trie.child_start[node + 1]))
+        logits = torch.tensor([scorer._logit(prefix, int(trie.node_token[c])) for c in kids], dtype=torch.float64)
+        logp = torch.log_softmax(logits, 0).tolist()
+        for c, lp in zip(kids, logp):
+            step = lp + (prior_weight * (mass[c] - mass[node]) if mass is not None else 0.0)
+            walk(c, prefix + (int(trie.node_token[c]),), score + step)
+
+    walk(0, (), 0.0)
+    return out
+
+
+def random_trie(rng, n):
+    seqs = set()
+    while len(seqs) < n:
+        seqs.add(tuple(rng.randint(1, 5) for _ in range(rng.randint(1, 3))) + (END,))
+    return CodeTrie([list(s) for s in seqs], list(range(n)), END)
+
+
+@pytest.mark.parametrize("with_prior", [False, True])
+def test_wide_beam_search_returns_the_exact_top_k(with_prior):
+    rng = random.Random(1)
+    for trial in range(30):
+        n = rng.randint(1, 40)
+        trie, scorer = random_trie(rng, n), TableScorer(trial)
+        prior = np.log(np.random.default_rng(trial).dirichlet(np.ones(n))) if with_prior else None
+        exact = exact_scores(trie, scorer, prior)
+        k = rng.randint(1, 12)
+        got = beam_search(scorer, trie, k, SearchConfig(beam_width=64), item_logprior=prior)
+        want = sorted(exact.items(), key=lambda kv: -kv[1])[:k]
+        assert [i for i, _ in got] == [i for i, _ in want], trial
+        assert np.allclose([s for _, s in got], [s for _, s in want])
+
+
+def test_results_are_distinct_and_k_above_the_allowed_set_returns_all():
+    rng = random.Random(2)
+    trie = random_trie(rng, 7)
+    got = beam_search(TableScorer(), trie, 50, SearchConfig(beam_width=3))
+    assert sorted(i for i, _ in got) == list(range(7))
+    narrow = beam_search(TableScorer(), random_trie(rng, 30), 10, SearchConfig(beam_width=1))
+    assert len(narrow) == 10 and len({i for i, _ in narrow}) == 10  # the width is raised to k
+    with pytest.raises(GenrecError, match="k must be"):
+        beam_search(TableScorer(), trie, 0)
+
+
+def test_prior_alone_ranks_items_by_prior():
+    rng = random.Random(3)
+    trie = random_trie(rng, 25)
+    prior = np.log(np.random.default_rng(0).dirichlet(np.ones(25)))
+    got = beam_search(TableScorer(), trie, 25, SearchConfig(), item_logprior=prior, model_weight=0.0)
+    assert [i for i, _ in got] == list(np.argsort(-prior, kind="stable"))
+    assert np.allclose([s for _, s in got], np.sort(prior)[::-1])
+
+
+def test_subtree_logmass_sums_children():
+    trie = CodeTrie([[1, END], [1, 2, END], [3, END]], [0, 1, 2], END)
+    mass = np.exp(trie.subtree_logmass(np.log(np.array([0.2, 0.3, 0.5]))))
+    assert mass[0] == pytest.approx(1.0)
+    by_token = {int(trie.node_token[c]): mass[c] for c in range(trie.child_start[0], trie.child_start[1])}
+    assert by_token == pytest.approx({1: 0.5, 3: 0.5})
+
+
+def test_search_config_is_checked():
+    with pytest.raises(GenrecError):
+        SearchConfig(beam_width=-1)
+    with pytest.raises(GenrecError):
+        SearchConfig(prior_weight=-1)
+
+
+def test_all_permutations_of_a_small_code_space_build():
+    seqs = [list(p) + [END] for p in itertools.product([1, 2, 3], repeat=2)]
+    assert len(paths(CodeTrie(seqs, list(range(9)), END))) == 9
