@@ -10,6 +10,7 @@ reach the search. `CodeTrie.allowed_tokens` still serves `generate` users (see t
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,8 +62,11 @@ class CodeTrie:
             parent[ids] = node_of[r, d - 1] if d else 0
         last = valid.sum(1) - 1  # each sequence ends at its own terminal node (after the end token)
         self.node_item[node_of[np.arange(len(rows)), last]] = pay
-        self.parent = parent
-        self.child_start = (np.searchsorted(parent[1:], np.arange(n_nodes + 1), "left") + 1).astype(np.int64)
+        # int32 halves the index (node and token ids stay far below 2**31 even at millions of items).
+        self.parent = parent.astype(np.int32)
+        self.node_token = self.node_token.astype(np.int32)
+        self.node_item = self.node_item.astype(np.int32)
+        self.child_start = (np.searchsorted(parent[1:], np.arange(n_nodes + 1), "left") + 1).astype(np.int32)
         self.depth_order = [np.nonzero(new[:, d])[0] for d in range(width)]  # for bottom-up sums
         self._node_depth_ids = [node_of[r, d] for d, r in enumerate(self.depth_order)]
         self.n_items = len(sequences)
@@ -206,24 +210,27 @@ class ModelScorer:
         self.device = self.weight.device
         self.prompt_ids = prompt_ids.to(self.device)
         self.cache = None
+        # transformers 5.x renames `past_key_values` to `cache`; take whichever this version's forward has.
+        params = inspect.signature(self.decoder.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
 
     @torch.inference_mode()
     def start(self) -> torch.Tensor:
         from transformers import DynamicCache
 
         self.cache = DynamicCache()
-        out = self.decoder(input_ids=self.prompt_ids, past_key_values=self.cache, use_cache=True)
+        out = self.decoder(input_ids=self.prompt_ids, use_cache=True, **{self._cache_kw: self.cache})
         return out.last_hidden_state[:, -1]
 
     @torch.inference_mode()
     def advance(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         self.cache.reorder_cache(parents.to(self.device))  # index_select on the batch axis: expands too
-        out = self.decoder(input_ids=tokens.to(self.device)[:, None], past_key_values=self.cache, use_cache=True)
+        out = self.decoder(input_ids=tokens.long().to(self.device)[:, None], use_cache=True, **{self._cache_kw: self.cache})
         return out.last_hidden_state[:, -1]
 
     @torch.inference_mode()
     def logits(self, hidden: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        tokens = tokens.to(self.device)
+        tokens = tokens.long().to(self.device)
         rows = self.weight[tokens]  # (n, c, d): only the allowed rows of the output layer
         out = torch.einsum("nd,ncd->nc", hidden.to(rows.dtype), rows).float()
         if self.bias is not None:

@@ -92,8 +92,8 @@ def encoder():
 
 
 def make_recommender(catalog, model, tokenizer, encoder, model_weight=1.0, **kw) -> Recommender:
-    cfg = RecommenderConfig(codes=TINY_CODES, search=SearchConfig(model_weight=model_weight), cache_index=False,
-                            explain_max_new_tokens=kw.pop("explain_max_new_tokens", 8), **kw)
+    kw = {"cache_index": False, "explain_max_new_tokens": 8, **kw}
+    cfg = RecommenderConfig(codes=TINY_CODES, search=SearchConfig(model_weight=model_weight), **kw)
     return Recommender(catalog, config=cfg, model=model, tokenizer=tokenizer, encoder=encoder)
 
 

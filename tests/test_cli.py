@@ -1,0 +1,45 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from genrec.cli import COMMANDS, build_parser, main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_every_command_and_option_is_documented_in_the_readme():
+    text = README.read_text()
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
+    for name, sp in sub.choices.items():
+        assert f"genrec {name}" in text, name
+        for action in sp._actions:
+            for opt in action.option_strings:
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in text, f"{name} {opt}"
+
+
+def test_user_mistakes_exit_2_with_one_line_and_no_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"item_id": "a", "title": "x", "price": "lots"}\n')
+    assert main(["check-catalog", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"bad.jsonl:1: price must be a number", err) and "Traceback" not in err
+    assert main(["recommend", "--profile", '{"age": }']) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["recommend", "--profile", '{"age": 30}', "-k", "0"]) == 2
+
+
+def test_check_catalog_summarises_a_good_file(capsys):
+    from genrec.api import DEMO_DIR
+
+    assert main(["check-catalog", str(DEMO_DIR / "catalog.jsonl")]) == 0
+    assert re.search(r"\d{4} items, \d+ categories", capsys.readouterr().out)
+
+
+def test_unknown_command_is_an_argparse_error():
+    with pytest.raises(SystemExit) as e:
+        main(["frobnicate"])
+    assert e.value.code == 2
