@@ -13,8 +13,8 @@ import statistics
 import time
 
 import numpy as np
-
 from common import machine, random_request, write_report
+
 from genrec.api import demo_catalog, get_recommender
 
 

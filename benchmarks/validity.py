@@ -11,9 +11,9 @@ import argparse
 import random
 import time
 
+from common import machine, random_request, write_report
 from tqdm import tqdm
 
-from common import machine, random_request, write_report
 from genrec.api import demo_catalog, get_recommender
 
 

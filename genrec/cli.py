@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from .errors import GenrecError
 
@@ -78,13 +78,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.k < 1:
         raise GenrecError(f"-k must be >= 1, got {args.k}")
-    common = dict(catalog=args.catalog, adapter=args.adapter, base_model=args.base_model,
-                  quantization=args.quantization)
+    common = {"catalog": args.catalog, "adapter": args.adapter, "base_model": args.base_model,
+              "quantization": args.quantization}
     if args.command == "demo":
         rec = api.get_recommender(**common)
         lines = (api.DEMO_DIR / "profiles.jsonl").read_text().splitlines()
         for line in lines:
             profile = UserProfile.from_json(line)
+            # The samples name demo items; with another catalog keep only the recent items it has.
+            kept = tuple(r for r in profile.recent_items if r.item_id in rec.catalog)
+            profile = replace(profile, recent_items=kept)
             label = ", ".join(f"{k}={v}" for k, v in profile.to_dict().items()) or "empty profile"
             _print(label, rec.recommend(profile, k=args.k, explain=not args.no_explain), args.json)
         return 0

@@ -225,7 +225,8 @@ class ModelScorer:
     @torch.inference_mode()
     def advance(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         self.cache.reorder_cache(parents.to(self.device))  # index_select on the batch axis: expands too
-        out = self.decoder(input_ids=tokens.long().to(self.device)[:, None], use_cache=True, **{self._cache_kw: self.cache})
+        step = tokens.long().to(self.device)[:, None]
+        out = self.decoder(input_ids=step, use_cache=True, **{self._cache_kw: self.cache})
         return out.last_hidden_state[:, -1]
 
     @torch.inference_mode()

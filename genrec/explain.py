@@ -121,12 +121,8 @@ def explain_items(model, tokenizer, profile: UserProfile, items: list[Item], rec
     if max_new_tokens <= 0 or not items:
         return fallback
     prompts = [render("explain", profile=profile, item=it, facts=f) for it, f in zip(items, facts)]
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        enc = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
-    finally:
-        tokenizer.padding_side = side
+    # padding_side per call, not by setting the shared tokenizer's attribute: concurrent requests share it.
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left").to(model.device)
     # An explicit config: greedy, so sampling settings shipped with a model never apply here.
     # A newline ends the sentence: make it an end token so each row stops as soon as its line is done.
     newline = tokenizer.encode("\n", add_special_tokens=False)

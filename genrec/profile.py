@@ -46,6 +46,12 @@ class UserProfile:
     excluded_brands: tuple[str, ...] = ()
 
     def __post_init__(self):
+        # Accept lists from Python callers; store tuples so a profile is hashable and immutable.
+        for name in ("interests", "excluded_brands"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        if isinstance(self.recent_items, (list, tuple)):
+            object.__setattr__(self, "recent_items", tuple(_recent(r) for r in self.recent_items))
         if self.age is not None and (isinstance(self.age, bool) or not isinstance(self.age, int)
                                      or not 0 <= self.age <= 120):
             raise ProfileError(f"age must be an integer from 0 to 120, got {self.age!r}")

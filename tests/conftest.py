@@ -70,7 +70,7 @@ def demo() -> Catalog:
 
 @pytest.fixture(scope="session")
 def tokenizer(demo):
-    corpus = [it.text(10_000) for it in demo] + [open(p).read() for p in _prompt_files()]
+    corpus = [it.text(10_000) for it in demo] + [p.read_text() for p in _prompt_files()]
     corpus += ["customer running camping budget interests says coffee cooking $ 0 1 2 3 4 5 6 7 8 9 ."]
     return make_tokenizer(corpus)
 

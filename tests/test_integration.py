@@ -54,3 +54,12 @@ def test_nf4_loading_on_cpu_recommends_valid_items(demo):
         base=BaseModelConfig(quantization="nf4"), search=SearchConfig(model_weight=1.0)))
     recs = rec.recommend({"interests": ["running"]}, k=5, explain=False)
     assert len({r.item_id for r in recs}) == 5 and all(r.item_id in demo for r in recs)
+
+
+def test_real_encoder_and_model_log_no_profile_field_at_debug(real, caplog):
+    import logging
+
+    marker = "Qwvzk"
+    with caplog.at_level(logging.DEBUG):
+        real.recommend({"free_text": f"{marker} gear", "location": f"{marker}burg", "interests": ["tea"]}, k=3)
+    assert marker not in caplog.text

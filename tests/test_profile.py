@@ -44,3 +44,9 @@ def test_repr_never_shows_personal_fields():
     p = UserProfile(age=41, location="Secret Town", free_text="my secret")
     assert "Secret" not in repr(p) and "secret" not in str(p) and "41" not in repr(p)
     assert UserProfile().is_empty() and not p.is_empty()
+
+
+def test_direct_construction_accepts_lists():
+    p = UserProfile(interests=["tea", "yoga"], recent_items=["A", {"item_id": "B", "rating": 4}])
+    assert p.interests == ("tea", "yoga") and [r.item_id for r in p.recent_items] == ["A", "B"]
+    assert hash(p) == hash(UserProfile(interests=("tea", "yoga"), recent_items=("A", {"item_id": "B", "rating": 4})))

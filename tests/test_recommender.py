@@ -1,3 +1,4 @@
+import contextlib
 import logging
 import os
 import random
@@ -136,10 +137,8 @@ def test_a_recommend_call_writes_nothing_and_logs_no_profile_field(tiny_rec, tmp
         files = {}
         for root in roots:
             for p in root.rglob("*") if root.exists() else ():
-                try:
+                with contextlib.suppress(OSError):  # files other processes delete meanwhile
                     files[p] = p.stat().st_mtime_ns if p.is_file() else 0
-                except OSError:
-                    pass
         return files
 
     before = snapshot()
