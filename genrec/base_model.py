@@ -13,6 +13,9 @@ from pathlib import Path
 from .errors import ModelError
 
 log = logging.getLogger(__name__)
+# bitsandbytes warns on every import that an optional CPU kernel could not be fetched from a model hub,
+# which genrec never reaches; it then uses its own CPU code. The warning only alarms users.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 QUANTIZATIONS = ("none", "nf4")
 DTYPES = ("auto", "float32", "bfloat16", "float16")

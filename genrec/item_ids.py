@@ -13,6 +13,7 @@ code (the trie's END token keeps both valid). No retraining is needed and existi
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -152,11 +153,14 @@ class ItemCodes:
 def _split(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """k-means labels and centres; chunks by order when k-means cannot separate the points."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     # MiniBatchKMeans past 20k points: full Lloyd iterations cost O(n k d) per pass (measured by issue 5).
     algo = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=seed) if len(x) <= 20000 else \
         MiniBatchKMeans(n_clusters=k, n_init=1, random_state=seed, batch_size=4096)
-    labels = algo.fit_predict(x)
+    with warnings.catch_warnings():  # identical points are handled below; sklearn's warning is noise
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = algo.fit_predict(x)
     if len(np.unique(labels)) == 1:  # identical points: split evenly so the recursion still ends
         labels = (np.arange(len(x)) * k) // len(x)
         centres = np.stack([x[labels == j].mean(0) for j in range(k)])

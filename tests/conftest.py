@@ -92,7 +92,7 @@ def encoder():
 
 
 def make_recommender(catalog, model, tokenizer, encoder, model_weight=1.0, **kw) -> Recommender:
-    kw = {"cache_index": False, "explain_max_new_tokens": 8, **kw}
+    kw = {"cache_index": False, "explain_max_new_tokens": 8, "explain_with_model": True, **kw}
     cfg = RecommenderConfig(codes=TINY_CODES, search=SearchConfig(model_weight=model_weight), **kw)
     return Recommender(catalog, config=cfg, model=model, tokenizer=tokenizer, encoder=encoder)
 
