@@ -9,11 +9,12 @@ from __future__ import annotations
 from .api import demo_catalog, recommend
 from .base_model import BaseModelConfig
 from .catalog import Catalog, Item
+from .contract import Filters, Recommendation
 from .decoding import SearchConfig
 from .errors import CatalogError, GenrecError, ModelError, ProfileError
 from .item_ids import CodeConfig
 from .profile import RecentItem, UserProfile
-from .recommender import Filters, Recommendation, Recommender, RecommenderConfig
+from .recommender import Recommender, RecommenderConfig
 
 __all__ = [
            "BaseModelConfig",

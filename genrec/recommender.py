@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,14 @@ import numpy as np
 from . import adapters
 from .base_model import BaseModelConfig, cache_root, load_base_model
 from .catalog import Catalog, Item
+from .contract import (
+    CatalogMask,
+    Filters,
+    Recommendation,
+    check_request,
+    resolve_filters,
+    to_recommendations,
+)
 from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
 from .embed import Encoder, default_encoder
 from .errors import GenrecError
@@ -53,58 +61,6 @@ class RecommenderConfig:
             raise GenrecError(f"prior_temperature must be > 0, got {self.prior_temperature!r}")
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Narrow the items a request may return. All given conditions must hold."""
-
-    categories: tuple[str, ...] = ()  # category names or paths; an item matching any of them passes
-    min_price: float | None = None
-    max_price: float | None = None
-    exclude: frozenset[str] = frozenset()  # e.g. already bought; unknown IDs are ignored
-    candidates: tuple[str, ...] | None = None  # only these items (all must exist in the catalog)
-    exclude_recent: bool = True  # drop the profile's recent items
-
-    def __post_init__(self):
-        for name in ("min_price", "max_price"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
-                raise GenrecError(f"{name} must be a number >= 0, got {v!r}")
-        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
-            raise GenrecError(f"min_price {self.min_price} is above max_price {self.max_price}")
-
-    @classmethod
-    def from_kwargs(cls, **kw) -> Filters:
-        if "category" in kw:  # the singular reads better for one category
-            if kw.get("categories"):
-                raise GenrecError("pass category or categories, not both")
-            kw["categories"] = kw.pop("category")
-        if isinstance(kw.get("categories"), str):
-            kw["categories"] = (kw["categories"],)
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(kw) - known)
-        if unknown:
-            raise GenrecError(f"unknown filter(s) {unknown}; known: {sorted(known | {'category'})}")
-        for name in ("categories", "candidates"):
-            if kw.get(name) is not None:
-                kw[name] = tuple(str(x) for x in kw[name])
-        if kw.get("exclude") is not None:
-            kw["exclude"] = frozenset(str(x) for x in kw["exclude"])
-        return cls(**{k: v for k, v in kw.items() if v is not None})
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    item_id: str
-    title: str
-    score: float  # log-probability of the item among the allowed items (higher is better)
-    rank: int  # 1-based
-    category: str
-    price: float | None
-    brand: str | None
-    explanation: str | None = None
-    explanation_source: str | None = None  # "model" or "facts" (see genrec.explain)
-
-
 class Recommender:
     """Holds the model, adapter and catalog index; `recommend()` answers one profile at a time."""
 
@@ -136,8 +92,8 @@ class Recommender:
         self.reserved = np.asarray(reserved_token_ids(tokenizer, n_reserved), dtype=np.int64)
         self.sequences = [self.reserved[self.codes.token_indices(it.item_id)].tolist() for it in catalog]
         self.item_emb = self.codes.embeddings[[self.codes.row(it.item_id) for it in catalog]].astype(np.float32)
-        self.prices = np.array([np.nan if it.price is None else it.price for it in catalog])
-        self.prices = np.nan_to_num(self.prices, nan=0.0)  # an unpriced item is never "over budget"
+        self.mask = CatalogMask(catalog)
+        self.prices = np.nan_to_num(self.mask.prices, nan=0.0)  # an unpriced item is never "over budget"
         self._full_trie: CodeTrie | None = None
 
     def _index(self, codes: ItemCodes | None) -> ItemCodes:
@@ -166,31 +122,7 @@ class Recommender:
     # ---- the request path ---------------------------------------------------------------------
     def allowed(self, filters: Filters, profile: UserProfile) -> np.ndarray:
         """Catalog positions a request may return, in catalog order."""
-        cat = self.catalog
-        if filters.candidates is not None:
-            unknown = [i for i in filters.candidates if i not in cat]
-            if unknown:
-                raise GenrecError(f"candidates hold {len(unknown)} item ID(s) not in the catalog, e.g. {unknown[:3]}")
-            pool = sorted({cat.index[i] for i in filters.candidates})
-        else:
-            pool = range(len(cat))
-        drop = set(filters.exclude)
-        if filters.exclude_recent:
-            drop |= {r.item_id for r in profile.recent_items}
-        brands = {b.lower() for b in profile.excluded_brands}
-        keep = []
-        for i in pool:
-            it = cat[i]
-            if it.item_id in drop or (it.brand and it.brand.lower() in brands):
-                continue
-            if filters.categories and not any(it.in_category(c) for c in filters.categories):
-                continue
-            if filters.min_price is not None and (it.price is None or it.price < filters.min_price):
-                continue
-            if filters.max_price is not None and (it.price is None or it.price > filters.max_price):
-                continue
-            keep.append(i)
-        return np.asarray(keep, dtype=np.int64)
+        return np.nonzero(self.mask.allowed(filters, profile))[0]
 
     def _trie(self, allowed: np.ndarray) -> CodeTrie:
         if len(allowed) == len(self.catalog):  # the common unfiltered case reuses one trie
@@ -225,15 +157,8 @@ class Recommender:
                   filters: Filters | None = None, **filter_kwargs) -> list[Recommendation]:
         """Top-k catalog items for `profile`, best first. Fewer than k come back when the filters allow
         fewer items (none when they allow none). Writes nothing to disk and logs no profile field."""
-        profile = as_profile(profile)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise GenrecError(f"k must be a positive integer, got {k!r}")
-        if filters is not None and filter_kwargs:
-            raise GenrecError("pass either filters= or filter keywords, not both")
-        filters = filters or Filters.from_kwargs(**filter_kwargs)
-        unknown = [r.item_id for r in profile.recent_items if r.item_id not in self.catalog]
-        if unknown:
-            raise GenrecError(f"recent_items hold {len(unknown)} item ID(s) not in the catalog, e.g. {unknown[:3]}")
+        profile = check_request(profile, k, self.catalog)
+        filters = resolve_filters(filters, filter_kwargs)
         allowed = self.allowed(filters, profile)
         if not len(allowed):
             log.info("filters allow no items; returning none")
@@ -248,25 +173,14 @@ class Recommender:
         max_new = self.config.explain_max_new_tokens if self.explain_with_model else 0
         expl = explain_items(self.model, self.tokenizer, profile, items, recent, max_new) if explain \
             else [None] * len(items)
-        return [Recommendation(item_id=it.item_id, title=it.display_title, score=score, rank=r + 1,
-                               category=it.category_str, price=it.price, brand=it.brand,
-                               explanation=e.text if e else None, explanation_source=e.source if e else None)
-                for r, (it, (_, score), e) in enumerate(zip(items, hits, expl))]
+        recs = to_recommendations(self.catalog, hits)
+        return [replace(r, explanation=e.text, explanation_source=e.source) if e else r
+                for r, e in zip(recs, expl)]
 
 
 def base_model_id(model) -> str:
     """The name adapters record for their base: the checkpoint folder's name (it holds the GGUF hash)."""
     return Path(getattr(model.config, "_name_or_path", "") or "unknown").name
-
-
-def as_profile(profile: UserProfile | dict | str) -> UserProfile:
-    if isinstance(profile, UserProfile):
-        return profile
-    if isinstance(profile, dict):
-        return UserProfile.from_dict(profile)
-    if isinstance(profile, (str, Path)):
-        return UserProfile.from_json(profile)
-    raise GenrecError(f"profile must be a UserProfile, dict or JSON, got {type(profile).__name__}")
 
 
 def _save_atomic(codes: ItemCodes, folder: Path) -> None:
