@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .base_model import BaseModelConfig
 from .catalog import Catalog
-from .recommender import Recommendation, Recommender, RecommenderConfig
+from .contract import Recommendation
+from .recommender import Recommender, RecommenderConfig
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 _LOCK = threading.Lock()

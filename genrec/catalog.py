@@ -129,11 +129,7 @@ class Catalog(Sequence[Item]):
         path = Path(path)
         if not path.exists():
             raise CatalogError("file not found", path=str(path))
-        suffix = path.suffix.lower()
-        readers = {".jsonl": _read_jsonl, ".json": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet}
-        if suffix not in readers:
-            raise CatalogError(f"unsupported file type {suffix!r}; use .jsonl, .csv or .parquet", path=str(path))
-        rows = list(readers[suffix](path))
+        rows = read_rows(path)
         if not rows:
             raise CatalogError("the catalog is empty", path=str(path))
         sep = category_sep or _guess_sep(r for _, r in rows)
@@ -143,6 +139,17 @@ class Catalog(Sequence[Item]):
             log.warning("%s: %d item(s) have an empty title; they are kept and shown by category and ID",
                         path, untitled)
         return cls(items, source=str(path))
+
+
+def read_rows(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int, dict]]:
+    """(line, row) pairs of a .jsonl, .csv or .parquet file; errors name the file and line."""
+    suffix = path.suffix.lower()
+    readers = {".jsonl": _read_jsonl, ".json": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet}
+    if suffix not in readers:
+        raise CatalogError(f"unsupported file type {suffix!r}; use .jsonl, .csv or .parquet", path=str(path))
+    if suffix == ".csv":
+        return list(_read_csv(path, required))
+    return list(readers[suffix](path))
 
 
 def _guess_sep(rows: Iterable[dict]) -> str:
@@ -246,9 +253,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             raise CatalogError(f"invalid JSON: {e.msg} at column {e.colno}", path=str(path), line=n) from None
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, dict]]:
+def _read_csv(path: Path, required: tuple[str, ...] = REQUIRED) -> Iterator[tuple[int, dict]]:
     reader = csv.DictReader(_read_text(path).splitlines())
-    missing = [f for f in REQUIRED if f not in (reader.fieldnames or [])]
+    missing = [f for f in required if f not in (reader.fieldnames or [])]
     if reader.fieldnames and missing:
         raise CatalogError(f"header lacks required column(s) {missing}", path=str(path), line=1)
     for row in reader:

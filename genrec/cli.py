@@ -14,6 +14,9 @@ COMMANDS = {
     "demo": "recommend for the bundled sample profiles on the bundled demo catalog",
     "recommend": "recommend catalog items for one user profile (JSON text or file)",
     "check-catalog": "validate a catalog file and print a summary (errors name file, line and field)",
+    "eval": "evaluate systems on a dataset with the cold-start protocols; writes report.md/.json and plots",
+    "convert": "convert MovieLens, RecBole or raw Amazon files to the genrec dataset layout",
+    "compare": "paired significance test between two eval runs (per-user results)",
 }
 
 
@@ -47,7 +50,80 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--candidates", help="comma-separated item IDs: rank only these")
     c = sub.add_parser("check-catalog", help=COMMANDS["check-catalog"], description=COMMANDS["check-catalog"])
     c.add_argument("path")
+    e = sub.add_parser("eval", help=COMMANDS["eval"], description=COMMANDS["eval"])
+    e.add_argument("--data", required=True, help="dataset folder in the genrec layout (items, interactions, splits)")
+    e.add_argument("--systems", default="popularity,tfidf,embedding,itemknn",
+                   help="comma-separated: popularity,demographic,tfidf,embedding,itemknn,llm")
+    e.add_argument("--out", help="output folder (default: eval-<dataset>)")
+    e.add_argument("--protocols", default="A,B", help="A (cold-start users), B (cold-start items) or both")
+    e.add_argument("--split", default="test_cold_users", choices=["test_cold_users", "valid_cold_users"])
+    e.add_argument("--max-users", type=int, help="evaluate a seeded sample of this many users (quick runs)")
+    e.add_argument("--make-splits", action="store_true", help="write splits.json first if the dataset has none")
+    e.add_argument("--seed", type=int, default=2024, help="seed for --make-splits and --max-users")
+    e.add_argument("--adapter", help="adapter folder for the llm system (default: zero-shot)")
+    v = sub.add_parser("convert", help=COMMANDS["convert"], description=COMMANDS["convert"])
+    v.add_argument("--format", required=True, choices=["movielens", "recbole", "amazon"])
+    v.add_argument("--input", required=True, help="MovieLens/RecBole folder, or the Amazon reviews file")
+    v.add_argument("--meta", help="Amazon metadata file (with --format amazon)")
+    v.add_argument("--out", required=True, help="folder to write the genrec layout into")
+    v.add_argument("--make-splits", action="store_true", help="also write seeded splits.json")
+    v.add_argument("--seed", type=int, default=2024)
+    m = sub.add_parser("compare", help=COMMANDS["compare"], description=COMMANDS["compare"])
+    m.add_argument("run_a", help="eval output folder (or its per_user.jsonl)")
+    m.add_argument("run_b", help="eval output folder (or its per_user.jsonl)")
+    m.add_argument("--system-a", help="system of run A (needed when the run holds several)")
+    m.add_argument("--system-b", help="system of run B (needed when the run holds several)")
+    m.add_argument("--metric", default="ndcg@10")
     return p
+
+
+def _per_user(path: str, system: str | None) -> list[dict]:
+    from pathlib import Path
+
+    p = Path(path)
+    p = p / "per_user.jsonl" if p.is_dir() else p
+    if not p.exists():
+        raise GenrecError(f"{p}: not found (give an eval output folder)")
+    rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    systems = sorted({r["system"] for r in rows})
+    if system is None and len(systems) > 1:
+        raise GenrecError(f"{p} holds systems {systems}: choose one with --system-a/--system-b")
+    if system is not None and system not in systems:
+        raise GenrecError(f"{p} has no system {system!r}; it holds {systems}")
+    return [r for r in rows if system is None or r["system"] == system]
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .dataset import Dataset, make_splits
+    from .evaluate import SYSTEMS, EvalConfig, evaluate, write_report
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown or not systems:
+        raise GenrecError(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
+    data = Dataset.load(args.data)
+    if data.splits is None:
+        if not args.make_splits:
+            raise GenrecError(f"{args.data} has no splits.json; add --make-splits to create seeded splits")
+        data.splits = make_splits(data, seed=args.seed)
+        (Path(args.data) / "splits.json").write_text(json.dumps(data.splits))
+    cfg = EvalConfig(protocols=tuple(p.strip().upper() for p in args.protocols.split(",")), split=args.split,
+                     max_users=args.max_users, seed=args.seed)
+    factory = None
+    if args.adapter:
+        from .recommender import Recommender
+
+        def factory(d):
+            return Recommender(d.catalog, adapter=args.adapter)
+
+    run = evaluate(data, systems, cfg, llm_factory=factory)
+    out = args.out or f"eval-{data.name}"
+    report = write_report(run, data, out, systems, "genrec " + " ".join(sys.argv[1:]))
+    print(report.read_text())
+    print(f"wrote {report}, report.json, per_user.jsonl and plots in {out}")
+    return 0
 
 
 def _print(profile_label: str, recs, as_json: bool) -> None:
@@ -75,6 +151,31 @@ def run(args: argparse.Namespace) -> int:
         priced = sum(it.price is not None for it in cat)
         print(f"{args.path}: {len(cat)} items, {len(cat.categories())} categories, {priced} priced, "
               f"fingerprint {cat.fingerprint()}")
+        return 0
+    if args.command == "eval":
+        return run_eval(args)
+    if args.command == "convert":
+        from . import convert
+        from .dataset import Dataset, make_splits
+
+        if args.format == "amazon":
+            if not args.meta:
+                raise GenrecError("--format amazon needs --meta (the metadata file)")
+            out = convert.amazon(args.input, args.meta, args.out)
+        else:
+            out = getattr(convert, args.format)(args.input, args.out)
+        data = Dataset.load(out)  # validates what was written
+        if args.make_splits:
+            (out / "splits.json").write_text(json.dumps(make_splits(data, seed=args.seed)))
+        print(f"wrote {out}: {len(data.catalog)} items, {len(data.sequences)} users, "
+              f"{sum(map(len, data.sequences.values()))} interactions")
+        return 0
+    if args.command == "compare":
+        from .evaluate import paired_test
+
+        t = paired_test(_per_user(args.run_a, args.system_a), _per_user(args.run_b, args.system_b), args.metric)
+        print(f"{t['metric']} over {t['cases']} shared cases: A {t['mean_a']:.4f}, B {t['mean_b']:.4f}, "
+              f"diff {t['mean_diff']:+.4f}; paired t-test p = {t['t_test_p']:.3g}, Wilcoxon p = {t['wilcoxon_p']:.3g}")
         return 0
     if args.k < 1:
         raise GenrecError(f"-k must be >= 1, got {args.k}")

@@ -24,7 +24,7 @@ from .contract import (
     to_recommendations,
 )
 from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
-from .embed import Encoder, default_encoder
+from .embed import Encoder, default_encoder, encode_catalog
 from .errors import GenrecError
 from .explain import explain_items
 from .item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
@@ -111,7 +111,7 @@ class Recommender:
         if self.config.cache_index and (folder / "codes.json").exists():
             return ItemCodes.load(folder)
         t = time.perf_counter()
-        vecs = self.encoder.encode([it.text() for it in self.catalog])
+        vecs = encode_catalog(self.catalog, self.encoder)
         codes = ItemCodes.build([it.item_id for it in self.catalog], vecs, cfg)
         log.info("built item codes for %d items in %.1fs: %s", len(self.catalog), time.perf_counter() - t,
                  codes.stats())

@@ -1,0 +1,163 @@
+import json
+
+import numpy as np
+import pytest
+
+from genrec import GenrecError, UserProfile
+from genrec.baselines import ItemKNN, Popularity, TfIdf
+from genrec.cli import main
+from genrec.convert import amazon, movielens, recbole
+from genrec.dataset import Dataset, make_splits, write_dataset
+from genrec.evaluate import EvalConfig, evaluate, paired_test, protocol_a, protocol_b, summarize, write_report
+
+
+def tiny_dataset(tmp_path, n_users=40, seed=0):
+    rng = np.random.default_rng(seed)
+    groups = {"Pens": ["pen blue ink", "pen red gel", "pen black fine"], "Paper": ["notebook ruled", "printer paper"],
+              "Desks": ["desk lamp", "desk organizer", "office chair"]}
+    items, iid = [], {}
+    for cat, titles in groups.items():
+        for t in titles:
+            iid[t] = f"i{len(items)}"
+            items.append({"item_id": iid[t], "title": t, "category": f"Office > {cat}", "price": 5.0})
+    inter = []
+    names = list(iid)
+    for u in range(n_users):
+        cat = list(groups)[u % 3]
+        seq = list(rng.permutation(groups[cat])) + list(rng.choice(names, 3, replace=False))
+        for s, t in enumerate(seq):
+            inter.append({"user_id": f"u{u}", "item_id": iid[t], "seq": s})
+    folder = write_dataset(tmp_path / "d", items, inter, [{"user_id": f"u{u}", "gender": "F" if u % 2 else "M",
+                                                            "age": 20 + u} for u in range(n_users)])
+    data = Dataset.load(folder)
+    data.splits = make_splits(data, seed=1, min_item_users=2)
+    (folder / "splits.json").write_text(json.dumps(data.splits))
+    return data
+
+
+def test_protocol_a_cases_follow_the_readme(tmp_path):
+    data = tiny_dataset(tmp_path)
+    cases = protocol_a(data, EvalConfig())
+    users = {c.user for c in cases}
+    assert users == {u for u in data.splits["test_cold_users"]}
+    for c in cases:
+        s = data.sequences[c.user]
+        k = int(c.setting[2])
+        assert [r.item_id for r in c.profile.recent_items] == s[:k]
+        assert c.filters.exclude == frozenset(s[:3]) and c.targets == set(s[3:]) - set(s[:3])
+        leaves = {data.catalog.get(i).category[-1] for i in s[:3]}
+        assert set(c.profile.interests) == (leaves if c.setting.endswith("+interests") else set())
+    assert len(cases) == len(users) * 8
+
+
+def test_protocol_b_cases_follow_the_readme(tmp_path):
+    data = tiny_dataset(tmp_path)
+    cold = set(data.splits["cold_items"])
+    cases = protocol_b(data, EvalConfig())
+    for c in cases:
+        s = data.sequences[c.user]
+        assert c.targets == {i for i in s if i in cold} and c.targets
+        assert [r.item_id for r in c.profile.recent_items] == list(dict.fromkeys(i for i in s if i not in cold))
+        assert (set(c.filters.candidates) == cold) if c.setting == "cold-only" else c.filters.candidates is None
+
+
+def test_baselines_answer_the_recommend_contract(tmp_path):
+    data = tiny_dataset(tmp_path)
+    pop = data.popularity()
+    for system in (Popularity(data.catalog, pop), TfIdf(data.catalog, pop),
+                   ItemKNN(data.catalog, pop, data.sequences)):
+        recs = system.recommend({"interests": ["Pens"], "recent_items": ["i0"]}, k=4, max_price=10)
+        ids = [r.item_id for r in recs]
+        assert len(ids) == len(set(ids)) == 4 and "i0" not in ids
+        assert [r.rank for r in recs] == [1, 2, 3, 4]
+        assert all(data.catalog.get(i).category[-1] == "Pens" for i in ids[:2])  # interest first
+        assert system.recommend({}, k=3, max_price=1) == []
+        with pytest.raises(GenrecError):
+            system.recommend({}, k=0)
+
+
+def test_itemknn_ranks_co_taken_items_first(tmp_path):
+    data = tiny_dataset(tmp_path)
+    knn = ItemKNN(data.catalog, data.popularity(), data.sequences)
+    ids = [r.item_id for r in knn.recommend(UserProfile(recent_items=("i0", "i1")), k=1)]
+    assert ids == ["i2"]  # the third pen: always taken by the users who took i0 and i1
+
+
+def test_evaluate_summary_report_and_paired_test(tmp_path):
+    data = tiny_dataset(tmp_path)
+    run = evaluate(data, ["popularity", "itemknn"], EvalConfig())
+    summary = summarize(run, data)
+    assert {s["system"] for s in summary} == {"popularity", "itemknn"}
+    assert all(s["valid_id_rate"] == 1.0 and s["duplicate_rate"] == 0.0 for s in summary)
+    report = write_report(run, data, tmp_path / "out", ["popularity", "itemknn"], "test")
+    text = report.read_text()
+    assert "| A | k=3 | itemknn |" in text and "Wilcoxon" in text
+    assert (tmp_path / "out" / "ndcg_vs_k.png").stat().st_size > 1000
+    rows = [r for r in run.per_user if r["system"] == "itemknn"]
+    same = paired_test(rows, rows)
+    assert same["mean_diff"] == 0.0 and same["t_test_p"] == 1.0
+
+
+def test_movielens_100k_fixture_converts_and_evaluates(tmp_path):
+    ml = tmp_path / "ml-100k"
+    ml.mkdir()
+    flags = lambda g: "|".join("1" if i == g else "0" for i in range(19))  # noqa: E731
+    ml.joinpath("u.item").write_text("\n".join(f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|{flags(i % 5 + 1)}"
+                                               for i in range(1, 13)) + "\n", encoding="latin-1")
+    rng = np.random.default_rng(0)
+    ml.joinpath("u.data").write_text("\n".join(f"{u}\t{i}\t{rng.integers(1, 6)}\t{880000000 + 10 * j}"
+                                               for u in range(1, 31) for j, i in
+                                               enumerate(rng.choice(np.arange(1, 13), 6, replace=False))) + "\n")
+    ml.joinpath("u.user").write_text("\n".join(f"{u}|{20 + u}|{'MF'[u % 2]}|student|12345" for u in range(1, 31)))
+    out = tmp_path / "conv"
+    assert main(["convert", "--format", "movielens", "--input", str(ml), "--out", str(out), "--make-splits"]) == 0
+    data = Dataset.load(out)
+    assert len(data.catalog) == 12 and len(data.sequences) == 30 and data.users["1"]["gender"] == "F"
+    assert data.catalog.get("1").category == ("Movies", "Adventure")  # flag index 1 % 5 + 1 = 2
+    run = evaluate(data, ["demographic"], EvalConfig(protocols=("A",)))
+    assert run.per_user and all(r["valid_id_rate"] == 1.0 for r in run.per_user)
+
+
+def test_amazon_2014_fixture_converts_and_evaluates(tmp_path):
+    meta = tmp_path / "meta.json"
+    meta.write_text("\n".join(repr({"asin": f"A{i}", "title": f"Stapler {i}", "price": 9.5 + i,
+                                    "categories": [["Office Products", "Staplers" if i % 2 else "Tape"]],
+                                    "brand": "Acme"}) for i in range(10)) + "\n")
+    rng = np.random.default_rng(1)
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text("\n".join(json.dumps({"reviewerID": f"U{u}", "asin": f"A{i}", "overall": 5.0,
+                                             "unixReviewTime": 1400000000 + j})
+                                 for u in range(25) for j, i in enumerate(rng.choice(10, 5, replace=False))))
+    out = tmp_path / "conv"
+    assert main(["convert", "--format", "amazon", "--input", str(reviews), "--meta", str(meta), "--out", str(out),
+                 "--make-splits"]) == 0
+    data = Dataset.load(out)
+    assert data.catalog.get("A1").category == ("Office Products", "Staplers") and data.catalog.get("A1").price == 10.5
+    run = evaluate(data, ["tfidf"], EvalConfig())
+    assert {r["protocol"] for r in run.per_user} == {"A", "B"}
+
+
+def test_recbole_fixture_converts(tmp_path):
+    (tmp_path / "rb").mkdir()
+    (tmp_path / "rb" / "shop.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\t1\nu1\ti2\t2\n")
+    (tmp_path / "rb" / "shop.item").write_text("item_id:token\ttitle:token_seq\tcategories:token_seq\n"
+                                               "i1\tRed pen\tpens\ni2\tBlue pen\tpens\n")
+    data = Dataset.load(recbole(tmp_path / "rb", tmp_path / "out"))
+    assert data.sequences == {"u1": ["i1", "i2"]} and data.catalog.get("i2").title == "Blue pen"
+
+
+def test_malformed_rows_are_errors_with_file_and_line(tmp_path):
+    ml = tmp_path / "ml"
+    ml.mkdir()
+    ml.joinpath("u.item").write_text("1|Movie|x\n", encoding="latin-1")
+    ml.joinpath("u.data").write_text("1\t1\t5\t0\n")
+    with pytest.raises(GenrecError, match=r"u.item:1: expected 24 fields"):
+        movielens(ml, tmp_path / "o")
+    (tmp_path / "m.json").write_text("{'asin': 'A1'}\nnot a dict\n")
+    (tmp_path / "r.json").write_text("")
+    with pytest.raises(GenrecError, match=r"m.json:2: neither JSON nor a Python dict"):
+        amazon(tmp_path / "r.json", tmp_path / "m.json", tmp_path / "o2")
+    data_dir = write_dataset(tmp_path / "bad", [{"item_id": "a", "title": "A"}],
+                             [{"user_id": "u", "item_id": "zz"}])
+    with pytest.raises(GenrecError, match=r"interactions.jsonl:1: unknown item_id 'zz'"):
+        Dataset.load(data_dir)

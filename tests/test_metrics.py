@@ -1,0 +1,61 @@
+import math
+
+import pytest
+
+from genrec import metrics as m
+
+RANKED = ["a", "b", "c", "d", "e"]
+REL = {"b", "d", "z"}  # z is never retrieved
+
+
+def test_recall_precision_f1_exact():
+    assert m.recall_at_k(RANKED, REL, 3) == pytest.approx(1 / 3)
+    assert m.recall_at_k(RANKED, REL, 5) == pytest.approx(2 / 3)
+    assert m.precision_at_k(RANKED, REL, 4) == pytest.approx(2 / 4)
+    assert m.precision_at_k(["b"], REL, 4) == pytest.approx(1 / 4)  # short list: empty slots are misses
+    p, r = 2 / 5, 2 / 3
+    assert m.f1_at_k(RANKED, REL, 5) == pytest.approx(2 * p * r / (p + r))
+
+
+def test_ndcg_exact():
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)  # hits at ranks 2 and 4
+    idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)  # three relevant items fit in the top 5
+    assert m.ndcg_at_k(RANKED, REL, 5) == pytest.approx(dcg / idcg)
+    assert m.ndcg_at_k(RANKED, REL, 2) == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert m.ndcg_at_k(["b", "d", "z"], REL, 3) == pytest.approx(1.0)  # all-hit, ideal order
+
+
+def test_mrr_and_hit_rate_exact():
+    assert m.mrr(RANKED, REL) == pytest.approx(0.5)
+    assert m.mrr(RANKED, {"e"}, k=4) == 0.0 and m.mrr(RANKED, {"e"}) == pytest.approx(0.2)
+    assert m.hit_rate_at_k(RANKED, REL, 1) == 0.0 and m.hit_rate_at_k(RANKED, REL, 2) == 1.0
+
+
+def test_no_hit_and_empty_target_cases_are_zero():
+    for f in (m.recall_at_k, m.precision_at_k, m.f1_at_k, m.ndcg_at_k, m.hit_rate_at_k):
+        assert f(RANKED, {"x", "y"}, 5) == 0.0
+        assert f(RANKED, set(), 5) == 0.0
+    assert m.mrr(RANKED, {"x"}) == 0.0
+
+
+def test_all_hit_case_is_one():
+    for f in (m.recall_at_k, m.precision_at_k, m.f1_at_k, m.ndcg_at_k, m.hit_rate_at_k):
+        assert f(["a", "b"], {"a", "b"}, 2) == pytest.approx(1.0)
+    assert m.mrr(["a"], {"a"}) == 1.0
+
+
+def test_beyond_accuracy_metrics_exact():
+    assert m.catalog_coverage([["a", "b"], ["b", "c", "q"]], 10, 2) == pytest.approx(3 / 10)
+    cats = {"a": "x", "b": "x", "c": "y", "d": "z"}
+    assert m.category_diversity(["a", "b", "c", "d"], cats, 3) == pytest.approx(2 / 3)
+    assert m.category_diversity([], cats, 3) == 0.0
+    pop = {"a": 8, "b": 2}
+    assert m.novelty(["a", "b", "c"], pop, 16, 3) == pytest.approx((1 + 3 + 4) / 3)
+    assert m.cold_share(["a", "c", "d", "e"], {"c", "e"}, 4) == 0.5
+    assert m.valid_id_rate(["a", "q"], {"a"}) == 0.5 and m.valid_id_rate([], {"a"}) == 1.0
+    assert m.duplicate_rate(["a", "b", "a", "a"]) == 0.5 and m.duplicate_rate([]) == 0.0
+
+
+def test_k_below_one_is_an_error():
+    with pytest.raises(ValueError):
+        m.ndcg_at_k(RANKED, REL, 0)
