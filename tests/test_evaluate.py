@@ -161,3 +161,31 @@ def test_malformed_rows_are_errors_with_file_and_line(tmp_path):
                              [{"user_id": "u", "item_id": "zz"}])
     with pytest.raises(GenrecError, match=r"interactions.jsonl:1: unknown item_id 'zz'"):
         Dataset.load(data_dir)
+
+
+def test_eval_command_makes_splits_and_writes_the_report(tmp_path, capsys):
+    data = tiny_dataset(tmp_path)
+    (tmp_path / "d" / "splits.json").unlink()
+    args = ["eval", "--data", str(tmp_path / "d"), "--systems", "popularity,tfidf", "--out", str(tmp_path / "r")]
+    assert main(args) == 2 and "--make-splits" in capsys.readouterr().err
+    assert main(args + ["--make-splits", "--max-users", "5"]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert {s["system"] for s in report["summary"]} == {"popularity", "tfidf"}
+    assert max(s["users"] for s in report["summary"]) <= 5
+    assert json.loads((tmp_path / "d" / "splits.json").read_text())["seed"] == 2024
+    assert data.catalog.fingerprint() == Dataset.load(tmp_path / "d").catalog.fingerprint()
+
+
+def test_demographic_popularity_prefers_the_users_group(tmp_path):
+    from genrec.baselines import DemographicPopularity
+    from genrec.catalog import Catalog, Item
+
+    cat = Catalog([Item("a", "A"), Item("b", "B"), Item("c", "C")])
+    seqs = {"u1": ["a"], "u2": ["a"], "u3": ["b"], "u4": ["c"], "u5": ["a"]}
+    users = {"u3": {"gender": "F", "age": 31}, "u4": {"gender": "F", "age": 55}}
+    pop = Dataset(cat, seqs).popularity()
+    demo = DemographicPopularity(cat, pop, seqs, users)
+    # (F, 30s) holds only u3: b first; a and c tie there and global popularity orders them
+    assert [r.item_id for r in demo.recommend({"gender": "F", "age": 35}, k=3)] == ["b", "a", "c"]
+    assert [r.item_id for r in demo.recommend({"gender": "F"}, k=1)] in (["b"], ["c"])
+    assert [r.item_id for r in demo.recommend({}, k=1)] == ["a"]  # no demographics: global popularity
