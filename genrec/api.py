@@ -38,6 +38,8 @@ def get_recommender(catalog: Catalog | str | Path | None = None, adapter: str | 
             adapter = adapter if adapter is not None else demo_adapter()
         else:
             cat = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
+        if adapter == "none":  # explicit zero-shot, also on the demo catalog
+            adapter = None
         config = RecommenderConfig(base=BaseModelConfig(path=base_model, quantization=quantization))
         if len(_CACHE) >= 2:  # each holds a model: keep memory bounded
             _CACHE.pop(next(iter(_CACHE)))
@@ -49,6 +51,7 @@ def recommend(profile, k: int = 10, catalog: Catalog | str | Path | None = None,
               adapter: str | Path | None = None, explain: bool = True, base_model: str | None = None,
               quantization: str = "none", **filters) -> list[Recommendation]:
     """Top-k items of `catalog` (default: the demo catalog) for a new user's `profile` (UserProfile, dict
-    or JSON). Filters: categories/category, min_price, max_price, exclude, candidates, exclude_recent."""
+    or JSON). `adapter`: a folder; None is the demo adapter on the demo catalog (if bundled), "none" forces
+    zero-shot. Filters: categories/category, min_price, max_price, exclude, candidates, exclude_recent."""
     rec = get_recommender(catalog, adapter, base_model, quantization)
     return rec.recommend(profile, k=k, explain=explain, **filters)

@@ -17,6 +17,7 @@ COMMANDS = {
     "eval": "evaluate systems on a dataset with the cold-start protocols; writes report.md/.json and plots",
     "convert": "convert MovieLens, RecBole or raw Amazon files to the genrec dataset layout",
     "compare": "paired significance test between two eval runs (per-user results)",
+    "ui": "serve the chat UI (ui.py) on localhost with the demo catalog and adapter",
 }
 
 
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--system-a", help="system of run A (needed when the run holds several)")
     m.add_argument("--system-b", help="system of run B (needed when the run holds several)")
     m.add_argument("--metric", default="ndcg@10")
+    w = sub.add_parser("ui", help=COMMANDS["ui"], description=COMMANDS["ui"])
+    w.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
+    w.add_argument("--port", type=int, default=7860)
     return p
 
 
@@ -151,6 +155,16 @@ def run(args: argparse.Namespace) -> int:
         priced = sum(it.price is not None for it in cat)
         print(f"{args.path}: {len(cat)} items, {len(cat.categories())} categories, {priced} priced, "
               f"fingerprint {cat.fingerprint()}")
+        return 0
+    if args.command == "ui":
+        import runpy
+        from pathlib import Path
+
+        script = Path(__file__).resolve().parent.parent / "ui.py"
+        if not script.exists():
+            raise GenrecError(f"{script} not found: the UI ships with the source checkout (pip install -e .)")
+        sys.argv = [str(script), "--host", args.host, "--port", str(args.port)]
+        runpy.run_path(str(script), run_name="__main__")
         return 0
     if args.command == "eval":
         return run_eval(args)

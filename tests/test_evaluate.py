@@ -39,7 +39,7 @@ def test_protocol_a_cases_follow_the_readme(tmp_path):
     data = tiny_dataset(tmp_path)
     cases = protocol_a(data, EvalConfig())
     users = {c.user for c in cases}
-    assert users == {u for u in data.splits["test_cold_users"]}
+    assert users == set(data.splits["test_cold_users"])
     for c in cases:
         s = data.sequences[c.user]
         k = int(c.setting[2])
