@@ -18,6 +18,7 @@ COMMANDS = {
     "convert": "convert MovieLens, RecBole or raw Amazon files to the genrec dataset layout",
     "compare": "paired significance test between two eval runs (per-user results)",
     "ui": "serve the chat UI (ui.py) on localhost with the demo catalog and adapter",
+    "train": "fine-tune a LoRA adapter (QLoRA on a GPU) on a catalog and its interaction log",
 }
 
 
@@ -75,6 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--system-a", help="system of run A (needed when the run holds several)")
     m.add_argument("--system-b", help="system of run B (needed when the run holds several)")
     m.add_argument("--metric", default="ndcg@10")
+    t = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"])
+    t.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
+    t.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
+    t.add_argument("--users", help="users.jsonl with profile fields (age, gender, location, occupation)")
+    t.add_argument("--train-users", help="file with the training user IDs (one per line or a JSON list)")
+    t.add_argument("--out", required=True, help="adapter folder to create, e.g. adapters/shoes")
+    t.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
+    t.add_argument("--quantization", choices=["none", "nf4"], help="default: nf4 on a GPU, none on a CPU")
+    t.add_argument("--epochs", type=float, default=1.0)
+    t.add_argument("--max-steps", type=int, default=-1, help="> 0 overrides --epochs")
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--grad-accum", type=int, default=1)
+    t.add_argument("--lr", type=float, default=2e-4, help="learning rate")
+    t.add_argument("--lora-r", type=int, default=16)
+    t.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (for --resume)")
+    t.add_argument("--branching", type=int, default=64, help="item-code clusters per level")
+    t.add_argument("--max-depth", type=int, default=12, help="longest item code")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     w = sub.add_parser("ui", help=COMMANDS["ui"], description=COMMANDS["ui"])
     w.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
     w.add_argument("--port", type=int, default=7860)
@@ -168,6 +188,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "eval":
         return run_eval(args)
+    if args.command == "train":
+        import torch
+
+        from .base_model import BaseModelConfig
+        from .item_ids import CodeConfig
+        from .train import TrainConfig, train
+
+        quant = args.quantization or ("nf4" if torch.cuda.is_available() else "none")
+        cfg = TrainConfig(catalog=args.catalog, interactions=args.interactions, users=args.users,
+                          train_users=args.train_users, out=args.out,
+                          base=BaseModelConfig(path=args.base_model, quantization=quant),
+                          codes=CodeConfig(branching=args.branching, max_depth=args.max_depth),
+                          epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+                          grad_accum=args.grad_accum, learning_rate=args.lr, lora_r=args.lora_r,
+                          lora_alpha=2 * args.lora_r, save_steps=args.save_steps, seed=args.seed, resume=args.resume)
+        print(f"genrec: adapter written to {train(cfg)}")
+        return 0
     if args.command == "convert":
         from . import convert
         from .dataset import Dataset, make_splits

@@ -204,6 +204,9 @@ class ModelScorer:
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.decoder = base.get_decoder()
         head = base.get_output_embeddings()
+        # A plain Linear lets us multiply by just the allowed rows; a wrapped head (an unmerged peft adapter on
+        # a 4-bit base) is run whole and gathered, slower but exact.
+        self.head = None if type(head) is torch.nn.Linear else head
         self.weight = head.weight
         self.bias = getattr(head, "bias", None)
         self.softcap = getattr(base.config, "final_logit_softcapping", None)
@@ -232,6 +235,9 @@ class ModelScorer:
     @torch.inference_mode()
     def logits(self, hidden: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         tokens = tokens.long().to(self.device)
+        if self.head is not None:
+            full = self.head(hidden.to(self.weight.dtype)).float()
+            return torch.gather(full, 1, tokens).cpu()
         rows = self.weight[tokens]  # (n, c, d): only the allowed rows of the output layer
         out = torch.einsum("nd,ncd->nc", hidden.to(rows.dtype), rows).float()
         if self.bias is not None:

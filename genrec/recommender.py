@@ -25,7 +25,7 @@ from .contract import (
 )
 from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
 from .embed import Encoder, default_encoder, encode_catalog
-from .errors import GenrecError
+from .errors import GenrecError, ModelError
 from .explain import explain_items
 from .item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
 from .profile import UserProfile
@@ -81,7 +81,19 @@ class Recommender:
             adapters.check_compatible(self.adapter_meta, base_model_id(model), template_version("recommend"))
             if (Path(adapter) / "codes.json").exists():
                 codes = ItemCodes.load(adapter)
+                trained_with = self.adapter_meta.get("encoder")
+                if trained_with and trained_with != self.encoder.name:
+                    raise ModelError(f"adapter codes were built with encoder {trained_with!r}, "
+                                     f"not {self.encoder.name!r}")
+                known = sum(it.item_id in codes.codes for it in catalog)
+                if known < len(catalog) / 2:
+                    raise ModelError(f"this adapter was trained on another catalog: only {known} of {len(catalog)} "
+                                     "items have codes in it (new items may be a minority; retrain for this catalog)")
             model = adapters.attach(model, adapter)
+            if config.base.quantization == "none":
+                # LoRA and the trained code rows folded into plain weights: faster, and the search can read
+                # the output rows it needs directly.
+                model = model.merge_and_unload()
         self.model = model
         mw = config.search.model_weight
         self.model_weight = (1.0 if adapter is not None else 0.0) if mw is None else mw

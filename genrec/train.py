@@ -1,0 +1,266 @@
+"""QLoRA fine-tuning: examples from shop logs -> a self-describing adapter folder.
+
+The base model is loaded in 4-bit NF4 (bitsandbytes) or full precision; peft adds LoRA to the attention
+and MLP projections and makes the code tokens' embedding rows trainable (`trainable_token_indices`, so
+the adapter stores only those rows). transformers' Trainer runs the loop (so `accelerate launch` spreads
+it over GPUs); the loss is computed on the target tokens only, and the 262k-way output layer runs only at
+those positions. Checkpoints allow `resume=True` after a crash; the adapter folder is written to a temporary
+folder and renamed, so an interrupted run never leaves a half-written adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .adapters import METADATA
+from .base_model import BaseModelConfig, load_base_model
+from .catalog import Catalog
+from .dataset import load_interactions, load_users
+from .embed import default_encoder, encode_catalog
+from .errors import GenrecError
+from .item_ids import CodeConfig, ItemCodes, reserved_token_ids
+from .prompts import template_version
+from .train_data import DataConfig, build_examples
+
+log = logging.getLogger(__name__)
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Paths are checked before any model is loaded."""
+
+    catalog: str
+    interactions: str
+    out: str  # adapter folder to create, e.g. adapters/shoes
+    users: str | None = None  # users.jsonl with profile fields
+    train_users: str | None = None  # file with one user ID per line (or a JSON list); default: all users
+    base: BaseModelConfig = field(default_factory=BaseModelConfig)
+    codes: CodeConfig = field(default_factory=CodeConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    learning_rate: float = 2e-4
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 512  # tokens per example; long prompts are cut from the left
+    save_steps: int = 50
+    seed: int = 0
+    resume: bool = False
+    full_vocab_loss: bool = False  # compute logits at every position (only to measure what the default saves)
+
+    def __post_init__(self):
+        for name in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "max_length", "save_steps"):
+            if getattr(self, name) < 1:
+                raise GenrecError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise GenrecError("give epochs > 0 or max_steps > 0")
+        if not 0 <= self.lora_dropout < 1 or self.learning_rate <= 0:
+            raise GenrecError("lora_dropout must be in [0, 1) and learning_rate > 0")
+        for name in ("catalog", "interactions", "users", "train_users"):
+            p = getattr(self, name)
+            if p is not None and not Path(p).exists():
+                raise GenrecError(f"--{name.replace('_', '-')} {p}: file not found")
+
+
+def _train_users(path: str | None, sequences: dict[str, list[str]]) -> list[str]:
+    if path is None:
+        return sorted(sequences)
+    text = Path(path).read_text(encoding="utf-8")
+    ids = json.loads(text) if text.lstrip().startswith("[") else [line.strip() for line in text.splitlines()]
+    ids = [str(i) for i in ids if str(i).strip()]
+    unknown = [u for u in ids if u not in sequences]
+    if unknown:
+        raise GenrecError(f"{path}: {len(unknown)} training user(s) have no interactions, e.g. {unknown[:3]}")
+    if not ids:
+        raise GenrecError(f"{path}: no training users")
+    return ids
+
+
+class _Examples(torch.utils.data.Dataset):
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+
+def _tokenize(examples, tokenizer, max_length: int) -> list[dict]:
+    rows = []
+    for ex in examples:
+        prompt = tokenizer(ex.prompt)["input_ids"]
+        keep = max(max_length - len(ex.target), 1)
+        ids = prompt[-keep:] + ex.target
+        rows.append({"input_ids": ids, "labels": [-100] * (len(ids) - len(ex.target)) + ex.target})
+    return rows
+
+
+def _collate(pad_id: int):
+    def collate(batch):
+        n = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), n), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), n), dtype=torch.long)
+        for r, b in enumerate(batch):
+            m = len(b["input_ids"])
+            ids[r, :m], labels[r, :m], mask[r, :m] = torch.tensor(b["input_ids"]), torch.tensor(b["labels"]), 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+    return collate
+
+
+def _trainer_class():
+    from transformers import Trainer
+
+    class TargetOnlyTrainer(Trainer):
+        """Loss on target tokens only, with the output layer run only at those positions."""
+
+        full_vocab = False
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.pop("labels")
+            base = model.get_base_model()
+            out = base.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+            hidden = out.last_hidden_state
+            target = labels[:, 1:]
+            if self.full_vocab:
+                logits = base.lm_head(hidden[:, :-1])[target != -100]
+            else:
+                logits = base.lm_head(hidden[:, :-1][target != -100])
+            cap = getattr(base.config, "final_logit_softcapping", None)
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            loss = torch.nn.functional.cross_entropy(logits.float(), target[target != -100])
+            return (loss, None) if return_outputs else loss
+
+    return TargetOnlyTrainer
+
+
+def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path:
+    """Train an adapter and write it to `config.out`; returns the folder."""
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import TrainingArguments
+
+    from .recommender import base_model_id
+
+    out = Path(config.out)
+    if out.exists():
+        raise GenrecError(f"{out} already exists; choose another --out or remove it (adapters are never overwritten)")
+    # ---- validate every input before loading a model ------------------------------------------
+    catalog = Catalog.load(config.catalog)
+    sequences = load_interactions(Path(config.interactions), catalog)
+    users = load_users(Path(config.users)) if config.users else {}
+    train_ids = _train_users(config.train_users, sequences)
+    sequences = {u: sequences[u] for u in train_ids}
+    # ---- codes, model, examples ---------------------------------------------------------------
+    encoder = encoder or default_encoder()
+    codes = ItemCodes.build([it.item_id for it in catalog], encode_catalog(catalog, encoder), config.codes)
+    if model is None:
+        model, tokenizer = load_base_model(config.base)
+    reserved = reserved_token_ids(tokenizer, config.codes.reserved_needed())
+    examples = build_examples(catalog, sequences, users, codes, tokenizer, reserved, config.data)
+    rows = _tokenize(examples, tokenizer, config.max_length)
+    used_codes = sorted({t for ex in examples for t in ex.target if t in set(reserved)})
+    if config.base.quantization == "nf4":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=[m for m in LORA_TARGETS if any(n.endswith(m) for n, _ in model.named_modules())],
+                      trainable_token_indices={"embed_tokens": used_codes}, task_type="CAUSAL_LM")
+    model = get_peft_model(model, lora)
+    # ---- the loop (transformers Trainer) -------------------------------------------------------
+    ckpt = out.parent / f".{out.name}.checkpoints"
+    if ckpt.exists() and not config.resume:
+        raise GenrecError(f"{ckpt} holds checkpoints of an interrupted run: add --resume, or remove it")
+    cuda = torch.cuda.is_available() and config.base.resolved_device() == "cuda"
+    args = TrainingArguments(
+        output_dir=str(ckpt), per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate, num_train_epochs=config.epochs, max_steps=config.max_steps,
+        logging_steps=5, save_steps=config.save_steps, save_total_limit=2, report_to=[], seed=config.seed,
+        remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda,
+        lr_scheduler_type="cosine", warmup_steps=0.03, disable_tqdm=False)  # a float < 1 is a ratio
+    trainer_cls = _trainer_class()
+    trainer_cls.full_vocab = config.full_vocab_loss
+    trainer = trainer_cls(model=model, args=args, train_dataset=_Examples(rows),
+                          data_collator=_collate(tokenizer.pad_token_id or 0))
+    last = _last_complete_checkpoint(ckpt) if config.resume else None
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    t = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    wall = time.perf_counter() - t
+    tokens = sum(len(r["input_ids"]) for r in rows) * max(config.epochs, 1e-9) if config.max_steps <= 0 else \
+        config.max_steps * config.batch_size * config.grad_accum * float(np.mean([len(r["input_ids"]) for r in rows]))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    metrics = {"steps": trainer.state.global_step, "train_loss": result.training_loss, "first_logged_loss":
+               losses[0] if losses else None, "last_logged_loss": losses[-1] if losses else None,
+               "wall_s": wall, "tokens_per_s": tokens / wall if wall else None, "device": "cuda" if cuda else "cpu",
+               "quantization": config.base.quantization,
+               "peak_gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
+    # ---- write the adapter atomically ------------------------------------------------------------
+    tasks = ("rec", "item_code", "code_title", "explain")
+    summary = {"train_users": len(sequences), "examples": len(examples),
+               "by_task": {t: sum(e.task == t for e in examples) for t in tasks}}
+    out.parent.mkdir(parents=True, exist_ok=True)  # the temporary folder sits beside `out`: rename is atomic
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        model.save_pretrained(tmp)
+        codes.save(tmp)
+        meta = {"base_model": base_model_id(model.get_base_model()), "prompt_template": "recommend",
+                "prompt_template_version": template_version("recommend"), "codes": asdict(config.codes),
+                "encoder": encoder.name, "catalog_fingerprint": catalog.fingerprint(), "catalog_items": len(catalog),
+                "training_data": summary, "metrics": metrics,
+                "config": {k: v for k, v in asdict(config).items() if k not in ("base", "codes", "data")}}
+        (tmp / METADATA).write_text(json.dumps(meta, indent=2))
+        (tmp / "README.md").write_text(_model_card(meta))
+        os.rename(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    log.info("adapter written to %s: %s", out, metrics)
+    return out
+
+
+def _last_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint that was fully written. The Trainer writes trainer_state.json last, so a kill
+    during a save leaves a checkpoint without a readable one; such folders are removed, not resumed from."""
+    done = []
+    for c in folder.glob("checkpoint-*") if folder.exists() else ():
+        try:
+            json.loads((c / "trainer_state.json").read_text())
+            done.append((int(c.name.split("-")[-1]), c))
+        except (OSError, ValueError):
+            log.warning("removing incomplete checkpoint %s (interrupted while saving)", c)
+            shutil.rmtree(c, ignore_errors=True)
+    return max(done)[1] if done else None
+
+
+def _model_card(meta: dict) -> str:
+    m, d = meta["metrics"], meta["training_data"]
+    return f"""# genrec adapter
+
+- Base model: `{meta['base_model']}`; prompt `recommend.j2` version `{meta['prompt_template_version']}`
+- Item codes: {meta['codes']} over {meta['catalog_items']} items (catalog fingerprint `{meta['catalog_fingerprint']}`)
+- Training data: {d['train_users']} users, {d['examples']} examples {d['by_task']}
+- Training: {m['steps']} steps, loss {m['first_logged_loss']} -> {m['last_logged_loss']}, {m['wall_s']:.0f} s on
+  {m['device']} ({m['quantization']}), {m['tokens_per_s']:.0f} tokens/s
+
+Load with `genrec.Recommender(catalog, adapter=THIS_FOLDER)`; items added to the catalog later get codes from
+their text without retraining.
+"""

@@ -1,0 +1,156 @@
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genrec import GenrecError
+from genrec.dataset import write_dataset
+from genrec.train import TrainConfig, train
+
+from .conftest import TINY_CODES, HashEncoder
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory, demo):
+    """80 demo items and 30 users whose sequences stay within one department (learnable)."""
+    items = list(demo)[:80]
+    rng = np.random.default_rng(0)
+    inter = []
+    for u in range(30):
+        pool = [i for i in range(80) if (i // 40) == u % 2]
+        for s, i in enumerate(rng.choice(pool, 6, replace=False)):
+            inter.append({"user_id": f"u{u}", "item_id": items[i].item_id, "seq": s})
+    rows = [{"item_id": it.item_id, "title": it.title, "description": it.description, "category": it.category_str,
+             "brand": it.brand, "price": it.price} for it in items]
+    return write_dataset(tmp_path_factory.mktemp("shop"), rows, inter)
+
+
+def config(shop, out, **kw):
+    return TrainConfig(catalog=str(shop / "items.jsonl"), interactions=str(shop / "interactions.jsonl"), out=str(out),
+                       codes=TINY_CODES, **{"max_steps": 40, "batch_size": 8, "learning_rate": 5e-3, **kw})
+
+
+def test_training_moves_lora_and_code_rows_only_and_reloads_identically(shop, tmp_path, tiny_model, tokenizer):
+    from peft import PeftModel
+
+    original = copy.deepcopy(tiny_model)
+    trained = copy.deepcopy(tiny_model)
+    out = train(config(shop, tmp_path / "ad"), model=trained, tokenizer=tokenizer, encoder=HashEncoder())
+    meta = json.loads((out / "genrec_adapter.json").read_text())
+    logs = meta["metrics"]
+    assert logs["steps"] == 40 and logs["last_logged_loss"] < logs["first_logged_loss"]  # loss falls
+    # the base weights under the adapter did not move; LoRA B matrices (zero at init) did
+    base_now = {n.replace(".base_layer", "").replace(".token_adapter", ""): p for n, p in trained.named_parameters()
+                if "lora_" not in n and "trainable_tokens" not in n}
+    for name, p in original.named_parameters():
+        assert torch.equal(p, base_now[name]), name
+    lora_b = [p for n, p in trained.named_parameters() if "lora_B" in n]
+    assert lora_b and all(p.abs().sum() > 0 for p in lora_b)
+    # only code-token embedding rows changed
+    reloaded = PeftModel.from_pretrained(copy.deepcopy(original), out)
+    merged = copy.deepcopy(reloaded).merge_and_unload()
+    changed = (merged.get_input_embeddings().weight != original.get_input_embeddings().weight).any(1).nonzero()
+    from genrec.item_ids import reserved_token_ids
+
+    code_ids = set(reserved_token_ids(tokenizer, TINY_CODES.reserved_needed()))  # codes and END
+    changed = {int(i) for i in changed.ravel()}
+    assert changed and changed <= code_ids
+    # the saved adapter reproduces the trained model's outputs
+    x = tokenizer("A new customer is shopping.", return_tensors="pt")["input_ids"]
+    trained.eval()  # the Trainer leaves it in train mode (LoRA dropout on)
+    reloaded.eval()
+    with torch.no_grad():
+        assert torch.allclose(trained(x).logits, reloaded(x).logits, atol=1e-5)
+        assert torch.allclose(trained(x).logits, merged(x).logits, atol=1e-4)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["README.md", "adapter_config.json", "adapter_model.safetensors", "codes.json", "codes.npz",
+         "genrec_adapter.json"])
+    assert (out / "adapter_model.safetensors").stat().st_size < 2_000_000
+
+
+def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, tokenizer, demo):
+    from genrec import Catalog, Recommender, RecommenderConfig
+
+    out = train(config(shop, tmp_path / "ad", max_steps=10), model=copy.deepcopy(tiny_model), tokenizer=tokenizer,
+                encoder=HashEncoder())
+    cat = Catalog.load(shop / "items.jsonl")
+    bigger = Catalog(list(cat) + [demo[500]])  # a new item: gets a code from its text, no retraining
+    rec = Recommender(bigger, adapter=out, config=RecommenderConfig(codes=TINY_CODES, cache_index=False),
+                      model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
+    ids = [r.item_id for r in rec.recommend({"interests": ["Running"]}, k=10, explain=True)]
+    assert len(set(ids)) == 10 and set(ids) <= {it.item_id for it in bigger}
+    assert demo[500].item_id in rec.codes.codes
+    with pytest.raises(GenrecError, match="another catalog"):
+        Recommender(Catalog(list(demo)[300:400]), adapter=out, config=RecommenderConfig(codes=TINY_CODES),
+                    model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
+
+
+def test_bad_inputs_fail_before_any_training(shop, tmp_path):
+    bad = tmp_path / "inter.jsonl"
+    bad.write_text('{"user_id": "u1", "item_id": "NOPE"}\n')
+    with pytest.raises(GenrecError, match="unknown item_id 'NOPE'"):
+        train(TrainConfig(catalog=str(shop / "items.jsonl"), interactions=str(bad), out=str(tmp_path / "a")))
+    (tmp_path / "users.jsonl").write_text('{"user_id": "u1", "shoe_size": 9}\n')
+    with pytest.raises(GenrecError, match="unknown user field"):
+        train(config(shop, tmp_path / "a", users=str(tmp_path / "users.jsonl")))
+    (tmp_path / "train.txt").write_text("\n")
+    with pytest.raises(GenrecError, match="no training users"):
+        train(config(shop, tmp_path / "a", train_users=str(tmp_path / "train.txt")))
+    (tmp_path / "train.txt").write_text("ghost\n")
+    with pytest.raises(GenrecError, match="have no interactions"):
+        train(config(shop, tmp_path / "a", train_users=str(tmp_path / "train.txt")))
+    with pytest.raises(GenrecError, match="file not found"):
+        config(shop, tmp_path / "a", users=str(tmp_path / "missing.jsonl"))
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(GenrecError, match="already exists"):
+        train(config(shop, tmp_path / "exists"))
+
+
+def test_kill_9_mid_training_then_resume_finishes_all_steps(shop, tmp_path, tiny_model, tokenizer):
+    base = tmp_path / "base"
+    tiny_model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    out = tmp_path / "adapters" / "shop"
+    cmd = [sys.executable, "-m", "genrec.cli", "train", "--catalog", str(shop / "items.jsonl"), "--interactions",
+           str(shop / "interactions.jsonl"), "--out", str(out), "--base-model", str(base), "--branching", "8",
+           "--max-depth", "10", "--max-steps", "300", "--save-steps", "20", "--batch-size", "4", "--lr", "0.005"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpts = out.parent / ".shop.checkpoints"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (ckpts.exists() and any(ckpts.glob("checkpoint-*"))):
+        assert proc.poll() is None, "training ended before it could be killed"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()  # never a half-written adapter
+    assert subprocess.run(cmd, capture_output=True).returncode == 2  # refuses to start over silently
+    done = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    meta = json.loads((out / "genrec_adapter.json").read_text())
+    assert meta["metrics"]["steps"] == 300
+    assert not ckpts.exists()
+    assert (out / "adapter_model.safetensors").exists()
+
+
+def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
+    from genrec.train import _last_complete_checkpoint
+
+    for step, complete in ((20, True), (40, True), (60, False)):
+        c = tmp_path / f"checkpoint-{step}"
+        c.mkdir()
+        (c / "adapter_model.safetensors").write_bytes(b"x")
+        if complete:
+            (c / "trainer_state.json").write_text('{"global_step": %d}' % step)
+    (tmp_path / "checkpoint-60" / "trainer_state.json").write_text('{"global_st')  # cut off mid-write
+    assert _last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-40"
+    assert not (tmp_path / "checkpoint-60").exists()
+    assert _last_complete_checkpoint(tmp_path / "none") is None
