@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
     t.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
     t.add_argument("--users", help="users.jsonl with profile fields (age, gender, location, occupation)")
-    t.add_argument("--train-users", help="file with the training user IDs (one per line or a JSON list)")
+    t.add_argument("--train-users", help="training user IDs: one per line, a JSON list, or a splits.json")
     t.add_argument("--out", required=True, help="adapter folder to create, e.g. adapters/shoes")
     t.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
     t.add_argument("--quantization", choices=["none", "nf4"], help="default: nf4 on a GPU, none on a CPU")
@@ -139,8 +139,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.adapter:
         from .recommender import Recommender
 
-        def factory(d):
-            return Recommender(d.catalog, adapter=args.adapter)
+        def factory(d, popularity):
+            return Recommender(d.catalog, adapter=args.adapter, popularity=popularity)
 
     run = evaluate(data, systems, cfg, llm_factory=factory)
     out = args.out or f"eval-{data.name}"

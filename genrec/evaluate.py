@@ -140,8 +140,8 @@ def build_system(name: str, data: Dataset, protocol: str, llm_factory: Callable 
         if llm_factory is None:
             from .recommender import Recommender
 
-            return Recommender(data.catalog)
-        return llm_factory(data)
+            return Recommender(data.catalog, popularity=pop)  # the training logs' popularity, as baselines get
+        return llm_factory(data, pop)
     raise GenrecError(f"unknown system {name!r}; known: {', '.join(SYSTEMS)}")
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -49,12 +50,15 @@ class RecommenderConfig:
     explain_with_model: bool | None = None
     prior_temperature: float = 0.05  # softmax temperature over profile-item cosine similarity
     budget_penalty: float = 3.0  # prior log-odds lost per 100% an item's price is over the profile's budget
+    popularity_weight: float = 1.0  # weight of log(1 + purchases) in the prior, when popularity is given
     cache_index: bool = True  # keep the catalog's codes on disk (keyed by catalog fingerprint)
 
     def __post_init__(self):
         for name in ("max_recent_items", "description_chars", "explain_max_new_tokens"):
             if getattr(self, name) < 0:
                 raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.popularity_weight < 0:
+            raise GenrecError(f"popularity_weight must be >= 0, got {self.popularity_weight!r}")
         if self.budget_penalty < 0:
             raise GenrecError(f"budget_penalty must be >= 0, got {self.budget_penalty!r}")
         if self.prior_temperature <= 0:
@@ -66,8 +70,12 @@ class Recommender:
 
     def __init__(self, catalog: Catalog, adapter: str | Path | None = None,
                  config: RecommenderConfig = RecommenderConfig(), model=None, tokenizer=None,
-                 encoder: Encoder | None = None):
+                 encoder: Encoder | None = None, popularity: Mapping[str, int] | None = None):
+        """`popularity` (item ID -> purchases or users, from the shop's logs) adds a popularity prior, as
+        in D3: what a new user with an empty profile gets, and a tie-breaker for everyone else."""
         self.catalog, self.config = catalog, config
+        counts = np.array([(popularity or {}).get(it.item_id, 0) for it in catalog], dtype=np.float64)
+        self.log_pop = np.log1p(counts) if popularity else None
         self.encoder = encoder or default_encoder()
         if model is None:
             model, tokenizer = load_base_model(config.base)
@@ -152,13 +160,15 @@ class Recommender:
         return text, recent
 
     def item_logprior(self, profile: UserProfile, recent: list[Item]) -> np.ndarray | None:
-        """log-softmax of cosine similarity between the profile's text and every item, or None if the
-        profile has no text at all. This is how a cold profile with no adapter still gets fitting items."""
+        """log-softmax over items of: cosine similarity between the profile's text and the item's, minus a
+        penalty for being over budget, plus log-popularity when the shop gave it; None if none applies.
+        This is how a cold profile with no adapter still gets fitting items."""
         parts = list(profile.interests) + [p for p in (profile.free_text, profile.occupation) if p]
         parts += [it.display_title for it in recent[-self.config.max_recent_items:]]
-        if not parts and profile.budget is None:
+        use_pop = self.log_pop is not None and self.config.popularity_weight > 0
+        if not parts and profile.budget is None and not use_pop:
             return None
-        z = np.zeros(len(self.catalog))
+        z = self.config.popularity_weight * self.log_pop if use_pop else np.zeros(len(self.catalog))
         if parts:
             z += (self.item_emb @ self.encoder.encode(["; ".join(parts)])[0]) / self.config.prior_temperature
         if profile.budget is not None and self.config.budget_penalty:

@@ -44,7 +44,7 @@ class TrainConfig:
     interactions: str
     out: str  # adapter folder to create, e.g. adapters/shoes
     users: str | None = None  # users.jsonl with profile fields
-    train_users: str | None = None  # file with one user ID per line (or a JSON list); default: all users
+    train_users: str | None = None  # user IDs one per line, a JSON list, or a splits.json; default: all users
     base: BaseModelConfig = field(default_factory=BaseModelConfig)
     codes: CodeConfig = field(default_factory=CodeConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -80,7 +80,14 @@ def _train_users(path: str | None, sequences: dict[str, list[str]]) -> list[str]
     if path is None:
         return sorted(sequences)
     text = Path(path).read_text(encoding="utf-8")
-    ids = json.loads(text) if text.lstrip().startswith("[") else [line.strip() for line in text.splitlines()]
+    if text.lstrip().startswith("{"):  # a splits.json: its train_users
+        ids = json.loads(text).get("train_users")
+        if ids is None:
+            raise GenrecError(f"{path}: a JSON object without train_users")
+    elif text.lstrip().startswith("["):
+        ids = json.loads(text)
+    else:
+        ids = [line.strip() for line in text.splitlines()]
     ids = [str(i) for i in ids if str(i).strip()]
     unknown = [u for u in ids if u not in sequences]
     if unknown:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from genrec import Catalog, Filters, GenrecError, UserProfile
+from genrec import Catalog, Filters, GenrecError, Recommender, UserProfile
 from genrec.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
 from genrec.explain import is_grounded, item_facts
 from genrec.item_ids import END
@@ -223,3 +223,14 @@ def test_index_is_cached_by_catalog_fingerprint(demo, tiny_model, tokenizer, enc
     assert a.codes.codes == b.codes.codes and a.sequences == b.sequences
     assert not [p for p in (tmp_path / "index").iterdir() if p.name.startswith(".")]  # no temp leftovers
     os.environ.pop("GENREC_CACHE", None)
+
+
+def test_popularity_prior_ranks_an_empty_profile_by_popularity(demo, tiny_model, tokenizer, encoder):
+    small = Catalog(list(demo)[:50])
+    pop = {it.item_id: (i * 7) % 50 for i, it in enumerate(small)}
+    rec = make_recommender(small, tiny_model, tokenizer, encoder, model_weight=0.0)
+    rec_pop = Recommender(small, config=rec.config, model=tiny_model, tokenizer=tokenizer, encoder=encoder,
+                          popularity=pop)
+    got = [r.item_id for r in rec_pop.recommend({}, k=5, explain=False)]
+    assert got == sorted(pop, key=lambda i: -pop[i])[:5]
+    assert rec.item_logprior(UserProfile(), []) is None  # no popularity, no text: no prior at all

@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,7 +148,7 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
         c.mkdir()
         (c / "adapter_model.safetensors").write_bytes(b"x")
         if complete:
-            (c / "trainer_state.json").write_text('{"global_step": %d}' % step)
+            (c / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     (tmp_path / "checkpoint-60" / "trainer_state.json").write_text('{"global_st')  # cut off mid-write
     assert _last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-40"
     assert not (tmp_path / "checkpoint-60").exists()
