@@ -101,24 +101,16 @@ def interpret(message: str, state: ChatState, catalog: Catalog) -> Turn:
         upd["excluded_brands"] = tuple(excluded)
         notes.append("leaving out " + ", ".join(excluded))
 
-    m = re.search(r"\bnot interested in (?:the )?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)"
-                  r"(?: one)?\b", low) or re.search(r"\bnot interested in (?:#|number |no\.? ?)(\d+)\b", low)
     rejected = set(state.not_interested)
-    if m and state.shown:
-        idx = _ORDINALS.get(m.group(1)) or int(m.group(1))
-        if -1 <= idx <= len(state.shown) and idx != 0:
-            pick = state.shown[idx - 1 if idx > 0 else -1]
-            rejected.add(pick.item_id)
-            notes.append(f"not showing {pick.title} again")
+    pick = _shown_pick(low, "not interested in", state)
+    if pick:
+        rejected.add(pick.item_id)
+        notes.append(f"not showing {pick.title} again")
     recent = list(p.recent_items)
-    m = re.search(r"\blike (?:the )?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)(?: one)?\b", low) or \
-        re.search(r"\blike (?:#|number |no\.? ?)(\d+)\b", low)
-    if m and state.shown:
-        idx = _ORDINALS.get(m.group(1)) or int(m.group(1))
-        if -1 <= idx <= len(state.shown) and idx != 0:
-            pick = state.shown[idx - 1 if idx > 0 else -1]
-            recent.append(pick.item_id)
-            notes.append(f"more like {pick.title}")
+    pick = _shown_pick(low, "(?:more like|similar to|something like)", state)
+    if pick:
+        recent.append(pick.item_id)
+        notes.append(f"more like {pick.title}")
     if recent != [r.item_id for r in p.recent_items]:
         upd["recent_items"] = tuple(dict.fromkeys(recent))
 
@@ -145,6 +137,21 @@ def interpret(message: str, state: ChatState, catalog: Catalog) -> Turn:
         notes.append(f"items under ${new_max:.2f}")
     return Turn(replace(state, profile=profile, max_price=new_max, not_interested=frozenset(rejected)),
                 "; ".join(notes))
+
+
+_ORDINAL = "|".join(_ORDINALS)
+
+
+def _shown_pick(low: str, lead: str, state: ChatState) -> Recommendation | None:
+    """The shown card a phrase like "<lead> the second one" or "<lead> #2" points at, if any."""
+    m = re.search(rf"\b{lead} (?:the )?({_ORDINAL})(?: one)?\b", low) or \
+        re.search(rf"\b{lead} (?:#|number |no\.? ?)(\d+)\b", low)
+    if not m or not state.shown:
+        return None
+    idx = _ORDINALS.get(m.group(1)) or int(m.group(1))
+    if idx == 0 or idx > len(state.shown):
+        return None
+    return state.shown[idx - 1 if idx > 0 else -1]
 
 
 def not_interested(state: ChatState, item_id: str) -> ChatState:

@@ -27,6 +27,8 @@ def test_first_message_builds_a_profile(demo):
     ("more like the second one", lambda s: [r.item_id for r in s.profile.recent_items] == ["P2"]),
     ("more like #3", lambda s: [r.item_id for r in s.profile.recent_items] == ["P3"]),
     ("not interested in the first one", lambda s: s.not_interested == {"P1"}),
+    ("I don't like the first one", lambda s: not s.profile.recent_items),  # not a request for similar items
+    ("something like number 9", lambda s: not s.profile.recent_items),  # no ninth card
     ("something for my daughter", lambda s: s.profile.gender == "female" and s.profile.age is None),
     ("show me tents under $150", lambda s: s.max_price == 150.0 and "Tent" in s.profile.interests),
 ])

@@ -6,8 +6,9 @@ import pytest
 
 from genrec import BaseModelConfig, Catalog, Recommender, RecommenderConfig, UserProfile
 from genrec.decoding import SearchConfig
+from genrec.demo.requests import random_request
 
-from .test_recommender import allowed_by_hand, random_request
+from .test_recommender import allowed_by_hand
 
 pytestmark = pytest.mark.integration
 

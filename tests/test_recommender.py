@@ -11,30 +11,11 @@ import torch
 
 from genrec import Catalog, Filters, GenrecError, Recommender, UserProfile
 from genrec.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
+from genrec.demo.requests import random_request
 from genrec.explain import is_grounded, item_facts
 from genrec.item_ids import END
 
 from .conftest import make_recommender
-
-
-def random_request(rng: random.Random, catalog: Catalog):
-    words = ["running", "camping", "coffee", "cats", "keyboard", "yoga", "books", "skincare", "tent", "dogs"]
-    profile = {"age": rng.choice([None, rng.randint(10, 80)]), "interests": rng.sample(words, rng.randint(0, 3)),
-               "free_text": rng.choice([None, "looking for a gift", "new to " + rng.choice(words)]),
-               "budget": rng.choice([None, 30, 100, 500]),
-               "recent_items": [catalog[rng.randrange(len(catalog))].item_id for _ in range(rng.randint(0, 3))]}
-    profile = UserProfile.from_dict({k: v for k, v in profile.items() if v is not None})
-    filters = {}
-    if rng.random() < 0.4:
-        filters["categories"] = rng.sample(sorted({it.category[rng.randrange(3)] for it in catalog}), 2)
-    if rng.random() < 0.4:
-        lo = rng.choice([0, 10, 50])
-        filters["min_price"], filters["max_price"] = lo, lo + rng.choice([20, 100, 400])
-    if rng.random() < 0.3:
-        filters["exclude"] = [catalog[rng.randrange(len(catalog))].item_id for _ in range(20)]
-    if rng.random() < 0.2:
-        filters["candidates"] = [catalog[rng.randrange(len(catalog))].item_id for _ in range(rng.randint(1, 15))]
-    return profile, filters
 
 
 def allowed_by_hand(catalog: Catalog, profile: UserProfile, f: dict) -> set[str]:

@@ -1,0 +1,33 @@
+"""Random cold-start requests (profile + filters) over a catalog, for validity checks in tests and benchmarks."""
+
+from __future__ import annotations
+
+import random
+
+from genrec.catalog import Catalog
+from genrec.profile import UserProfile
+
+WORDS = ["running", "camping", "coffee", "cats", "keyboard", "yoga", "books", "skincare", "tent", "dogs", "gift",
+         "baking", "headphones", "puzzles", "office chair", "cycling"]
+
+
+def random_request(rng: random.Random, catalog: Catalog) -> tuple[UserProfile, dict]:
+    """A random cold-start profile (0-3 recent items) and random filters."""
+    data = {"age": rng.choice([None, rng.randint(12, 85)]), "gender": rng.choice([None, "female", "male"]),
+            "interests": rng.sample(WORDS, rng.randint(0, 3)),
+            "free_text": rng.choice([None, "looking for a gift", f"new to {rng.choice(WORDS)}"]),
+            "budget": rng.choice([None, 25, 80, 300]),
+            "recent_items": [catalog[rng.randrange(len(catalog))].item_id for _ in range(rng.randint(0, 3))]}
+    profile = UserProfile.from_dict({k: v for k, v in data.items() if v is not None})
+    filters: dict = {}
+    if rng.random() < 0.4:
+        levels = sorted({it.category[min(rng.randrange(3), len(it.category) - 1)] for it in catalog})
+        filters["categories"] = rng.sample(levels, 2)
+    if rng.random() < 0.4:
+        lo = rng.choice([0, 10, 50])
+        filters["min_price"], filters["max_price"] = lo, lo + rng.choice([20, 100, 400])
+    if rng.random() < 0.3:
+        filters["exclude"] = [catalog[rng.randrange(len(catalog))].item_id for _ in range(20)]
+    if rng.random() < 0.2:
+        filters["candidates"] = [catalog[rng.randrange(len(catalog))].item_id for _ in range(rng.randint(1, 15))]
+    return profile, filters
