@@ -183,7 +183,8 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     reserved = reserved_token_ids(tokenizer, config.codes.reserved_needed())
     examples = build_examples(catalog, sequences, users, codes, tokenizer, reserved, config.data)
     rows = _tokenize(examples, tokenizer, config.max_length)
-    used_codes = sorted({t for ex in examples for t in ex.target if t in set(reserved)})
+    reserved_set = set(reserved)
+    used_codes = sorted({t for ex in examples for t in ex.target if t in reserved_set})
     if config.base.quantization == "nf4":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
