@@ -15,23 +15,7 @@ from common import machine, random_request, write_report
 from tqdm import tqdm
 
 from genrec.api import demo_catalog, get_recommender
-
-
-def allowed_ids(catalog, profile, f) -> set[str]:
-    recent = {r.item_id for r in profile.recent_items}
-    brands = {b.lower() for b in profile.excluded_brands}
-    out = set()
-    for it in catalog:
-        if "candidates" in f and it.item_id not in f["candidates"]:
-            continue
-        if it.item_id in set(f.get("exclude", ())) | recent or (it.brand or "").lower() in brands:
-            continue
-        if "categories" in f and not any(c.lower() in [p.lower() for p in it.category] for c in f["categories"]):
-            continue
-        if "min_price" in f and not (f["min_price"] <= it.price <= f["max_price"]):
-            continue
-        out.add(it.item_id)
-    return out
+from genrec.demo.requests import allowed_ids
 
 
 def main() -> None:

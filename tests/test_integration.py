@@ -6,9 +6,7 @@ import pytest
 
 from genrec import BaseModelConfig, Catalog, Recommender, RecommenderConfig, UserProfile
 from genrec.decoding import SearchConfig
-from genrec.demo.requests import random_request
-
-from .test_recommender import allowed_by_hand
+from genrec.demo.requests import allowed_ids, random_request
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +23,7 @@ def test_real_model_returns_valid_filtered_items_for_random_profiles(real, demo)
     for explain in (False, True, False, False):
         profile, filters = random_request(rng, demo)
         recs = real.recommend(profile, k=10, explain=explain, **filters)
-        allowed = allowed_by_hand(demo, profile, filters)
+        allowed = allowed_ids(demo, profile, filters)
         ids = [r.item_id for r in recs]
         assert set(ids) <= allowed and len(ids) == len(set(ids)) == min(10, len(allowed))
         assert all((r.explanation is not None) == explain for r in recs)

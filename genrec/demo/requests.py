@@ -31,3 +31,22 @@ def random_request(rng: random.Random, catalog: Catalog) -> tuple[UserProfile, d
     if rng.random() < 0.2:
         filters["candidates"] = [catalog[rng.randrange(len(catalog))].item_id for _ in range(rng.randint(1, 15))]
     return profile, filters
+
+
+def allowed_ids(catalog: Catalog, profile: UserProfile, f: dict) -> set[str]:
+    """The items a request may return, written independently of genrec.contract.CatalogMask: the oracle
+    that validity tests and benchmarks check every returned ID against."""
+    recent = {r.item_id for r in profile.recent_items}
+    brands = {b.lower() for b in profile.excluded_brands}
+    out = set()
+    for it in catalog:
+        if "candidates" in f and it.item_id not in f["candidates"]:
+            continue
+        if it.item_id in set(f.get("exclude", ())) | recent or (it.brand or "").lower() in brands:
+            continue
+        if "categories" in f and not any(c.lower() in [p.lower() for p in it.category] for c in f["categories"]):
+            continue
+        if "min_price" in f and not (f["min_price"] <= it.price <= f["max_price"]):
+            continue
+        out.add(it.item_id)
+    return out
