@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
+from .files import atomic_folder
 
 log = logging.getLogger(__name__)
 # bitsandbytes warns on every import that an optional CPU kernel could not be fetched from a model hub,
@@ -104,17 +103,8 @@ def resolve_model_dir(path: str | None = None, cache_dir: Path | None = None) ->
 def _convert_gguf(gguf: Path, target: Path) -> None:
     """Dequantize a GGUF once and save it as an ordinary HF checkpoint, atomically: the checkpoint is
     written to a temporary folder beside the target and renamed, so a killed run leaves no half cache."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with atomic_folder(target, done_marker="config.json") as tmp:
         _write_checkpoint(gguf, tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").exists():  # lost a race only if the winner finished
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_checkpoint(gguf: Path, out: Path) -> None:

@@ -30,8 +30,7 @@ class ScoringSystem:
         self.mask = CatalogMask(catalog)
         pop = np.array([(popularity or {}).get(it.item_id, 0) for it in catalog], dtype=np.float64)
         self.pop = pop / max(pop.max(), 1.0)
-        levels = [{lvl.lower() for lvl in it.category} for it in catalog]
-        self._levels = levels
+        self._levels = [{lvl.lower() for lvl in it.category} for it in catalog]
 
     def interest_bonus(self, profiles: list[UserProfile]) -> np.ndarray:
         out = np.zeros((len(profiles), len(self.catalog)))

@@ -57,10 +57,7 @@ def movielens(folder: str | Path, out: str | Path) -> Path:
             items.append({"item_id": p[0], "title": p[1], "category": ["Movies", genres[0] if genres else "unknown"],
                           "description": f"Genres: {', '.join(genres)}. Released {p[2] or 'unknown'}.",
                           "attributes": {"genres": ", ".join(genres)}})
-        for n, line in _lines(folder / "u.data"):
-            p = _split(folder / "u.data", n, line, "\t", 4)
-            inter.append({"user_id": p[0], "item_id": p[1], "rating": _int(folder / "u.data", n, p[2], "rating"),
-                          "timestamp": _int(folder / "u.data", n, p[3], "timestamp")})
+        inter = _ml_ratings(folder / "u.data", "\t")
         if (folder / "u.user").exists():
             for n, line in _lines(folder / "u.user"):
                 p = _split(folder / "u.user", n, line, "|", 5)
@@ -72,10 +69,7 @@ def movielens(folder: str | Path, out: str | Path) -> Path:
             genres = p[2].split("|")
             items.append({"item_id": p[0], "title": p[1], "category": ["Movies", genres[0]],
                           "description": f"Genres: {', '.join(genres)}.", "attributes": {"genres": ", ".join(genres)}})
-        for n, line in _lines(folder / "ratings.dat"):
-            p = _split(folder / "ratings.dat", n, line, "::", 4)
-            inter.append({"user_id": p[0], "item_id": p[1], "rating": _int(folder / "ratings.dat", n, p[2], "rating"),
-                          "timestamp": _int(folder / "ratings.dat", n, p[3], "timestamp")})
+        inter = _ml_ratings(folder / "ratings.dat", "::")
         if (folder / "users.dat").exists():
             for n, line in _lines(folder / "users.dat"):
                 p = _split(folder / "users.dat", n, line, "::", 5)
@@ -85,6 +79,16 @@ def movielens(folder: str | Path, out: str | Path) -> Path:
     else:
         raise GenrecError(f"{folder}: neither ml-100k (u.data) nor ml-1m (ratings.dat) files found")
     return write_dataset(out, items, inter, users)
+
+
+def _ml_ratings(path: Path, sep: str) -> list[dict]:
+    """MovieLens ratings (user, item, rating, timestamp), the same in ml-100k and ml-1m but for the separator."""
+    out = []
+    for n, line in _lines(path):
+        p = _split(path, n, line, sep, 4)
+        out.append({"user_id": p[0], "item_id": p[1], "rating": _int(path, n, p[2], "rating"),
+                    "timestamp": _int(path, n, p[3], "timestamp")})
+    return out
 
 
 def recbole(folder: str | Path, out: str | Path) -> Path:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -28,6 +25,7 @@ from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
 from .embed import Encoder, default_encoder, encode_catalog
 from .errors import GenrecError, ModelError
 from .explain import explain_items
+from .files import atomic_folder
 from .item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
 from .profile import UserProfile
 from .prompts import render, template_version
@@ -136,7 +134,8 @@ class Recommender:
         log.info("built item codes for %d items in %.1fs: %s", len(self.catalog), time.perf_counter() - t,
                  codes.stats())
         if self.config.cache_index:
-            _save_atomic(codes, folder)
+            with atomic_folder(folder, done_marker="codes.json") as tmp:
+                codes.save(tmp)
         return codes
 
     # ---- the request path ---------------------------------------------------------------------
@@ -203,17 +202,3 @@ class Recommender:
 def base_model_id(model) -> str:
     """The name adapters record for their base: the checkpoint folder's name (it holds the GGUF hash)."""
     return Path(getattr(model.config, "_name_or_path", "") or "unknown").name
-
-
-def _save_atomic(codes: ItemCodes, folder: Path) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        codes.save(tmp)
-        try:
-            os.rename(tmp, folder)
-        except OSError:
-            if not (folder / "codes.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

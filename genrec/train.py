@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from .catalog import Catalog
 from .dataset import load_interactions, load_users
 from .embed import default_encoder, encode_catalog
 from .errors import GenrecError
+from .files import atomic_folder
 from .item_ids import CodeConfig, ItemCodes, reserved_token_ids
 from .prompts import template_version
 from .train_data import DataConfig, build_examples
@@ -225,9 +224,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     tasks = ("rec", "item_code", "code_title", "explain")
     summary = {"train_users": len(sequences), "examples": len(examples),
                "by_task": {t: sum(e.task == t for e in examples) for t in tasks}}
-    out.parent.mkdir(parents=True, exist_ok=True)  # the temporary folder sits beside `out`: rename is atomic
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         codes.save(tmp)
         meta = {"base_model": base_model_id(model.get_base_model()), "prompt_template": "recommend",
@@ -237,9 +234,6 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
                 "config": {k: v for k, v in asdict(config).items() if k not in ("base", "codes", "data")}}
         (tmp / METADATA).write_text(json.dumps(meta, indent=2))
         (tmp / "README.md").write_text(_model_card(meta))
-        os.rename(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(ckpt, ignore_errors=True)
     log.info("adapter written to %s: %s", out, metrics)
     return out
