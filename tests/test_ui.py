@@ -95,7 +95,7 @@ def test_html_and_script_show_as_text_in_messages_and_item_descriptions(server, 
     rows = [json.dumps({"item_id": it.item_id, "title": it.title, "description": it.description,
                         "category": it.category_str, "brand": it.brand, "price": it.price})
             for it in list(demo)[:30]]
-    rows.append(json.dumps({"item_id": "EVIL", "title": "<script>alert('t')</script>Running shoe <b>bold</b>",
+    rows.append(json.dumps({"item_id": "EVIL", "title": "<script>alert('t')</script>Zephyrine running shoe <b>bold</b>",
                             "description": "<img src=x onerror=alert('d')> running shoe", "category":
                             "Sports & Outdoors > Running > Running Shoes", "brand": "<i>Br</i>", "price": 10}))
     hostile.write_text("\n".join(rows) + "\n")
@@ -105,11 +105,16 @@ def test_html_and_script_show_as_text_in_messages_and_item_descriptions(server, 
     page.goto(server, wait_until="load")
     page.wait_for_selector("#message textarea", timeout=60_000)
     page.locator("#settings").get_by_text("Settings").first.click()
-    page.locator("#catalog textarea, #catalog input").first.fill(str(hostile))
-    send(page, "<script>alert('m')</script><img src=x onerror=alert('m2')> I love running shoes")
+    box = page.locator("#catalog textarea, #catalog input").first
+    box.fill(str(hostile))
+    box.press("Tab")  # commit the value (Gradio syncs a textbox on input/blur) before the next event reads it
+    page.wait_for_function("v => [...document.querySelectorAll('#catalog textarea, #catalog input')]"
+                           ".some(e => e.value === v)", arg=str(hostile))
+    page.wait_for_timeout(300)
+    send(page, "<script>alert('m')</script><img src=x onerror=alert('m2')> I love Zephyrine running shoes")
     assert "EVIL" in card_ids(page)
     card = page.locator('.genrec-card[data-item-id="EVIL"]').inner_text()
-    assert "<script>alert('t')</script>Running shoe <b>bold</b>" in card and "<i>Br</i>" in card
+    assert "<script>alert('t')</script>Zephyrine running shoe <b>bold</b>" in card and "<i>Br</i>" in card
     assert "<script>alert('m')</script>" in page.get_by_test_id("user").last.inner_text()  # shown as text
     evil = '.genrec-card[data-item-id="EVIL"]'
     assert page.locator(f"{evil} script, {evil} img, {evil} i").count() == 0
