@@ -67,8 +67,8 @@ class CodeTrie:
         self.node_token = self.node_token.astype(np.int32)
         self.node_item = self.node_item.astype(np.int32)
         self.child_start = (np.searchsorted(parent[1:], np.arange(n_nodes + 1), "left") + 1).astype(np.int32)
-        self.depth_order = [np.nonzero(new[:, d])[0] for d in range(width)]  # for bottom-up sums
-        self._node_depth_ids = [node_of[r, d] for d, r in enumerate(self.depth_order)]
+        # Breadth-first numbering puts each depth's nodes in one contiguous range: level_bounds[d]..[d+1].
+        self.level_bounds = np.concatenate([[1], 1 + np.cumsum(counts)]).astype(np.int64)
         self.n_items = len(sequences)
 
     @property
@@ -77,7 +77,8 @@ class CodeTrie:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.node_token, self.parent, self.child_start, self.node_item))
+        return sum(a.nbytes for a in (self.node_token, self.parent, self.child_start, self.node_item,
+                                      self.level_bounds))
 
     def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Children of each node, padded: (child ids (n, c), mask (n, c)). Cost O(len(nodes) * c)."""
@@ -99,21 +100,31 @@ class CodeTrie:
         lo, hi = self.child_start[node], self.child_start[node + 1]
         return self.node_token[lo:hi].tolist()
 
+    def _subtree_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum of per-payload `values` below every node (bottom-up, one bincount per depth)."""
+        total = np.zeros(self.n_nodes, dtype=np.float64)
+        term = self.node_item >= 0
+        total[term] = values[self.node_item[term]]
+        for d in range(len(self.level_bounds) - 2, -1, -1):
+            lo, hi = self.level_bounds[d], self.level_bounds[d + 1]  # parents of these nodes lie below lo
+            total[:lo] += np.bincount(self.parent[lo:hi], weights=total[lo:hi], minlength=lo)[:lo]
+        return total
+
     def subtree_logmass(self, item_logp: np.ndarray) -> np.ndarray:
         """log of the summed item probabilities below every node, from per-payload log-probabilities."""
-        mass = np.zeros(self.n_nodes, dtype=np.float64)
-        term = self.node_item >= 0
-        mass[term] = np.exp(item_logp[self.node_item[term]])
-        for ids in reversed(self._node_depth_ids):
-            np.add.at(mass, self.parent[ids], mass[ids])
         with np.errstate(divide="ignore"):
-            return np.log(mass)
+            return np.log(self._subtree_sum(np.exp(item_logp)))
+
+    def subtree_allowed(self, allowed: np.ndarray) -> np.ndarray:
+        """Per node: does any allowed payload lie below it? Masks the one catalog trie per request, O(nodes),
+        instead of building a trie over the allowed items."""
+        return self._subtree_sum(allowed.astype(np.float64)) > 0
 
 
 class Scorer(Protocol):
     """What the search needs from a model: hidden states and logits for chosen tokens only."""
 
-    def start(self) -> torch.Tensor: ...  # (1, d) hidden state after the prompt
+    def start(self) -> torch.Tensor: ...  # (users, d) hidden state after each user's prompt
 
     def advance(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor: ...  # (n, d)
 
@@ -138,34 +149,43 @@ class SearchConfig:
             raise GenrecError(f"weights must be >= 0, got prior {self.prior_weight!r}, model {self.model_weight!r}")
 
 
-def beam_search(scorer: Scorer, trie: CodeTrie, k: int, config: SearchConfig = SearchConfig(),
-                item_logprior: np.ndarray | None = None, model_weight: float = 1.0) -> list[tuple[int, float]]:
-    """Top-k (payload, score) by beam search over the trie, best first; distinct payloads by construction.
+class _Beams:
+    """One user's live prefixes (trie nodes and scores) and finished items during a batched search."""
 
-    Returns min(k, trie.n_items) results: when filters allow fewer items than k, all of them come back.
-    `model_weight` scales the model's log-probs (SearchConfig.model_weight resolved by the caller); at 0
-    the model is never run past the prompt and the prior alone ranks.
-    """
-    if k < 1:
-        raise GenrecError(f"k must be >= 1, got {k!r}")
-    width = config.beam_width or max(k, 10)
-    width = max(width, k)  # fewer live beams than k could end with fewer than k items
-    logmass = trie.subtree_logmass(item_logprior) if item_logprior is not None and config.prior_weight else None
-    nodes = np.zeros(1, dtype=np.int64)
-    scores = torch.zeros(1, dtype=torch.float64)
-    hidden = scorer.start() if model_weight else None
-    finished: list[tuple[float, int]] = []
-    while len(nodes):
-        child, mask = trie.expand(nodes)
+    def __init__(self, trie: CodeTrie, k: int, config: SearchConfig, logprior: np.ndarray | None,
+                 allowed: np.ndarray | None):
+        if k < 1:
+            raise GenrecError(f"k must be >= 1, got {k!r}")
+        self.k = k
+        self.width = max(config.beam_width or max(k, 10), k)  # fewer live beams than k could end short
+        if allowed is not None and logprior is not None:
+            logprior = np.where(allowed, logprior, -np.inf)
+        self.logmass = trie.subtree_logmass(logprior) if logprior is not None and config.prior_weight else None
+        self.node_ok = trie.subtree_allowed(allowed) if allowed is not None else None
+        self.nodes = np.zeros(1, dtype=np.int64)
+        self.scores = torch.zeros(1, dtype=torch.float64)
+        self.finished: list[tuple[float, int]] = []
+        self.done = self.node_ok is not None and not self.node_ok[0]  # the filters allow nothing
+        self.child = self.mask = None
+
+    def expand(self, trie: CodeTrie) -> tuple[np.ndarray, np.ndarray]:
+        self.child, self.mask = trie.expand(self.nodes)
+        if self.node_ok is not None:
+            self.mask &= self.node_ok[self.child]
+        return self.child, self.mask
+
+    def step(self, trie: CodeTrie, logits: torch.Tensor | None, config: SearchConfig, model_weight: float):
+        """Score the children found by expand(); keep the best `width` live ones. Returns the kept ones'
+        parent beam indices (empty once this user's search is over)."""
+        child, mask = self.child, self.mask
         mask_t = torch.from_numpy(mask)
         step = torch.zeros(mask.shape, dtype=torch.float64)
-        if model_weight:
-            logits = scorer.logits(hidden, torch.from_numpy(trie.node_token[child])).double()
-            logits = logits.masked_fill(~mask_t, float("-inf"))
+        if logits is not None:
+            logits = logits.double().masked_fill(~mask_t, float("-inf"))
             step += model_weight * torch.log_softmax(logits, dim=-1)
-        if logmass is not None:
-            step += config.prior_weight * torch.from_numpy(logmass[child] - logmass[nodes][:, None])
-        cand = (scores[:, None] + step).masked_fill(~mask_t, float("-inf"))
+        if self.logmass is not None:
+            step += config.prior_weight * torch.from_numpy(self.logmass[child] - self.logmass[self.nodes][:, None])
+        cand = (self.scores[:, None] + step).masked_fill(~mask_t, float("-inf"))
         flat = cand.flatten()
         order = torch.argsort(flat, descending=True).numpy()
         flat_np = flat.numpy()
@@ -177,41 +197,108 @@ def beam_search(scorer: Scorer, trie: CodeTrie, k: int, config: SearchConfig = S
                 break
             item = trie.node_item[child_flat[pos]]
             if item >= 0:
-                finished.append((float(s), int(item)))
-            elif len(keep) < width:
+                self.finished.append((float(s), int(item)))
+            elif len(keep) < self.width:
                 keep.append(int(pos))
-        if not keep:
-            break
-        finished.sort(key=lambda t: -t[0])
-        best_live = flat_np[keep[0]]
-        if len(finished) >= k and finished[k - 1][0] >= best_live:
-            break  # scores only fall along a path: no live prefix can beat the k-th finished item
+        self.finished.sort(key=lambda t: -t[0])
+        # scores only fall along a path: once the k-th finished item beats every live prefix, stop
+        if not keep or (len(self.finished) >= self.k and self.finished[self.k - 1][0] >= flat_np[keep[0]]):
+            self.done = True
+            return np.zeros(0, dtype=np.int64)
         keep_t = torch.tensor(keep)
-        parents = keep_t // mask.shape[1]
-        nodes = child_flat[keep]
-        scores = flat[keep_t]
+        self.nodes = child_flat[keep]
+        self.scores = flat[keep_t]
+        return (keep_t // mask.shape[1]).numpy()
+
+    def results(self) -> list[tuple[int, float]]:
+        return [(item, score) for score, item in self.finished[: self.k]]
+
+
+def beam_search_batch(scorer: Scorer | None, trie: CodeTrie, ks: list[int], config: SearchConfig = SearchConfig(),
+                      item_logpriors: list[np.ndarray | None] | None = None, model_weight: float = 1.0,
+                      allowed: list[np.ndarray | None] | None = None) -> list[list[tuple[int, float]]]:
+    """Top-k (payload, score) lists for several users at once, each best first with distinct payloads.
+
+    Every step runs the model once for the live beams of all users together (the scorer holds one row per
+    beam); each user's beams are ranked on their own, exactly as a search for that user alone. `allowed[u]`
+    (a boolean mask over payloads) restricts user u to those items by masking the trie. A user gets
+    min(k, allowed items) results. At `model_weight` 0 the model is never run and the prior alone ranks.
+    """
+    n = len(ks)
+    priors = item_logpriors or [None] * n
+    masks = allowed or [None] * n
+    if len(priors) != n or len(masks) != n:
+        raise GenrecError("give one prior and one allowed mask (or None) per user")
+    states = [_Beams(trie, k, config, p, a) for k, p, a in zip(ks, priors, masks)]
+    hidden = scorer.start() if model_weight else None
+    live = list(range(n))  # users whose beams are the rows of `hidden`, in this order
+    while live:
+        grids = [states[u].expand(trie) if not states[u].done else None for u in live]
+        logits = None
         if model_weight:
-            hidden = scorer.advance(parents, torch.from_numpy(trie.node_token[nodes]))
-    finished.sort(key=lambda t: -t[0])
-    return [(item, score) for score, item in finished[:k]]
+            width = max((g[1].shape[1] for g in grids if g is not None), default=1)
+            tokens = np.zeros((len(hidden), width), dtype=np.int64)
+            r = 0
+            for u, g in zip(live, grids):
+                rows = len(states[u].nodes)
+                if g is not None:
+                    tokens[r:r + rows, : g[0].shape[1]] = np.where(g[1], trie.node_token[g[0]], 0)
+                r += rows
+            logits = scorer.logits(hidden, torch.from_numpy(tokens))
+        parents, tokens_next, still = [], [], []
+        r = 0
+        for u, g in zip(live, grids):
+            rows = len(states[u].nodes)
+            if g is not None:
+                keep = states[u].step(trie, None if logits is None else logits[r:r + rows, : g[1].shape[1]],
+                                      config, model_weight)
+                if not states[u].done:
+                    parents.append(r + keep)
+                    tokens_next.append(trie.node_token[states[u].nodes])
+                    still.append(u)
+            r += rows
+        live = still
+        if model_weight and live:
+            hidden = scorer.advance(torch.from_numpy(np.concatenate(parents)),
+                                    torch.from_numpy(np.concatenate(tokens_next).astype(np.int64)))
+    return [s.results() for s in states]
+
+
+def beam_search(scorer: Scorer | None, trie: CodeTrie, k: int, config: SearchConfig = SearchConfig(),
+                item_logprior: np.ndarray | None = None, model_weight: float = 1.0,
+                allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """Top-k (payload, score) for one user by beam search over the trie, best first; distinct payloads by
+    construction. See beam_search_batch."""
+    return beam_search_batch(scorer, trie, [k], config, [item_logprior], model_weight, [allowed])[0]
 
 
 class ModelScorer:
-    """Runs a causal LM for the search: the prompt once (its KV cache shared by all beams by reordering),
-    then one token per beam per step, with logits only for the allowed tokens."""
+    """Runs a causal LM for the search: each prompt once (its KV cache shared by that user's beams by
+    reordering), then one token per beam per step for all users together, with logits only for the
+    allowed tokens. Prompts of a batch are left-padded; the attention mask and positions hide the padding."""
 
-    def __init__(self, model, prompt_ids: torch.Tensor):
+    def __init__(self, model, prompt_ids: torch.Tensor | list[list[int]], pad_id: int = 0, full_vocab: bool = False):
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.decoder = base.get_decoder()
         head = base.get_output_embeddings()
         # A plain Linear lets us multiply by just the allowed rows; a wrapped head (an unmerged peft adapter on
-        # a 4-bit base) is run whole and gathered, slower but exact.
-        self.head = None if type(head) is torch.nn.Linear else head
+        # a 4-bit base) is run whole and gathered, slower but exact. `full_vocab` forces that path (benchmarks).
+        self.head = None if type(head) is torch.nn.Linear and not full_vocab else head
         self.weight = head.weight
         self.bias = getattr(head, "bias", None)
         self.softcap = getattr(base.config, "final_logit_softcapping", None)
         self.device = self.weight.device
-        self.prompt_ids = prompt_ids.to(self.device)
+        prompts = prompt_ids.tolist() if isinstance(prompt_ids, torch.Tensor) else [list(p) for p in prompt_ids]
+        if not prompts or not all(prompts):
+            raise GenrecError("every prompt needs at least one token")
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for r, p in enumerate(prompts):
+            ids[r, width - len(p):], mask[r, width - len(p):] = torch.tensor(p), 1
+        self.prompt_ids, self.prompt_mask = ids.to(self.device), mask.to(self.device)
+        self.lengths = torch.tensor([len(p) for p in prompts], device=self.device)
+        self.padded = bool((self.lengths < width).any())
         self.cache = None
         # transformers 5.x renames `past_key_values` to `cache`; take whichever this version's forward has.
         params = inspect.signature(self.decoder.forward).parameters
@@ -222,14 +309,27 @@ class ModelScorer:
         from transformers import DynamicCache
 
         self.cache = DynamicCache()
-        out = self.decoder(input_ids=self.prompt_ids, use_cache=True, **{self._cache_kw: self.cache})
+        self.row_user = torch.arange(len(self.lengths), device=self.device)
+        self.steps = 0
+        kw = {}
+        if self.padded:
+            kw = {"attention_mask": self.prompt_mask, "position_ids": (self.prompt_mask.cumsum(1) - 1).clamp(min=0)}
+        out = self.decoder(input_ids=self.prompt_ids, use_cache=True, **{self._cache_kw: self.cache}, **kw)
         return out.last_hidden_state[:, -1]
 
     @torch.inference_mode()
     def advance(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        self.cache.reorder_cache(parents.to(self.device))  # index_select on the batch axis: expands too
+        parents = parents.to(self.device)
+        self.cache.reorder_cache(parents)  # index_select on the batch axis: expands too
+        self.row_user = self.row_user[parents]
+        self.steps += 1
+        kw = {}
+        if self.padded:
+            ones = torch.ones((len(parents), self.steps), dtype=torch.long, device=self.device)
+            kw = {"attention_mask": torch.cat([self.prompt_mask[self.row_user], ones], 1),
+                  "position_ids": (self.lengths[self.row_user] + self.steps - 1)[:, None]}
         step = tokens.long().to(self.device)[:, None]
-        out = self.decoder(input_ids=step, use_cache=True, **{self._cache_kw: self.cache})
+        out = self.decoder(input_ids=step, use_cache=True, **{self._cache_kw: self.cache}, **kw)
         return out.last_hidden_state[:, -1]
 
     @torch.inference_mode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .contract import (
     resolve_filters,
     to_recommendations,
 )
-from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
+from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch
 from .embed import Encoder, default_encoder, encode_catalog
 from .errors import GenrecError, ModelError
 from .explain import explain_items
@@ -50,11 +50,14 @@ class RecommenderConfig:
     budget_penalty: float = 3.0  # prior log-odds lost per 100% an item's price is over the profile's budget
     popularity_weight: float = 1.0  # weight of log(1 + purchases) in the prior, when popularity is given
     cache_index: bool = True  # keep the catalog's codes on disk (keyed by catalog fingerprint)
+    batch_size: int = 16  # users per search in rank_batch (bulk scoring and evaluation)
 
     def __post_init__(self):
         for name in ("max_recent_items", "description_chars", "explain_max_new_tokens"):
             if getattr(self, name) < 0:
                 raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.batch_size < 1:
+            raise GenrecError(f"batch_size must be >= 1, got {self.batch_size!r}")
         if self.popularity_weight < 0:
             raise GenrecError(f"popularity_weight must be >= 0, got {self.popularity_weight!r}")
         if self.budget_penalty < 0:
@@ -139,17 +142,12 @@ class Recommender:
         return codes
 
     # ---- the request path ---------------------------------------------------------------------
-    def allowed(self, filters: Filters, profile: UserProfile) -> np.ndarray:
-        """Catalog positions a request may return, in catalog order."""
-        return np.nonzero(self.mask.allowed(filters, profile))[0]
-
-    def _trie(self, allowed: np.ndarray) -> CodeTrie:
-        if len(allowed) == len(self.catalog):  # the common unfiltered case reuses one trie
-            if self._full_trie is None:
-                self._full_trie = CodeTrie(self.sequences, list(range(len(self.catalog))),
-                                           int(self.reserved[END]))
-            return self._full_trie
-        return CodeTrie([self.sequences[i] for i in allowed], allowed.tolist(), int(self.reserved[END]))
+    @property
+    def trie(self) -> CodeTrie:
+        """The catalog's one trie; filtered requests mask it (CodeTrie.subtree_allowed) instead of rebuilding."""
+        if self._full_trie is None:
+            self._full_trie = CodeTrie(self.sequences, list(range(len(self.catalog))), int(self.reserved[END]))
+        return self._full_trie
 
     def prompt(self, profile: UserProfile) -> tuple[str, list[Item]]:
         recent = [self.catalog.get(r.item_id) for r in profile.recent_items]
@@ -178,25 +176,62 @@ class Recommender:
                   filters: Filters | None = None, **filter_kwargs) -> list[Recommendation]:
         """Top-k catalog items for `profile`, best first. Fewer than k come back when the filters allow
         fewer items (none when they allow none). Writes nothing to disk and logs no profile field."""
-        profile = check_request(profile, k, self.catalog)
+        return self.recommend_batch([profile], k, explain, [resolve_filters(filters, filter_kwargs)])[0]
+
+    def recommend_batch(self, profiles: list, k: int = 10, explain: bool = False,
+                        filters: list[Filters | None] | None = None) -> list[list[Recommendation]]:
+        """recommend() for many users at once: one model forward per search step serves all of them (the
+        way to score users in bulk on a GPU). Each user's list is what recommend() alone returns."""
+        filters = filters or [None] * len(profiles)
+        if len(filters) != len(profiles):
+            raise GenrecError(f"{len(profiles)} profiles but {len(filters)} filters")
+        profiles = [check_request(p, k, self.catalog) for p in profiles]
+        filters = [f if f is not None else Filters() for f in filters]
+        allowed = [self.mask.allowed(f, p) for f, p in zip(filters, profiles)]
+        unfiltered = [None if a.all() else a for a in allowed]
+        prompts, recents, priors = [], [], []
+        for p in profiles:
+            text, recent = self.prompt(p)
+            prompts.append(self.tokenizer(text)["input_ids"])
+            recents.append(recent)
+            priors.append(self.item_logprior(p, recent))
+        scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if self.model_weight else None
+        hits = beam_search_batch(scorer, self.trie, [k] * len(profiles), self.config.search, priors,
+                                 self.model_weight, unfiltered)
+        out = []
+        for p, h, recent in zip(profiles, hits, recents):
+            recs = to_recommendations(self.catalog, h)
+            out.append(self._explain(p, recs, recent) if explain else recs)
+        return out
+
+    def recommend_stream(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
+                         filters: Filters | None = None, **filter_kwargs) -> Iterator[list[Recommendation]]:
+        """recommend() for interactive callers, in two steps: the ranked list as soon as the search ends
+        (explanations None), then the same list explained (explaining costs more than ranking when the model
+        phrases it). With explain=False, only the first."""
         filters = resolve_filters(filters, filter_kwargs)
-        allowed = self.allowed(filters, profile)
-        if not len(allowed):
-            log.info("filters allow no items; returning none")
-            return []
-        trie = self._trie(allowed)
-        text, recent = self.prompt(profile)
-        ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
-        prior = self.item_logprior(profile, recent)
-        hits = beam_search(ModelScorer(self.model, ids), trie, k, self.config.search,
-                           item_logprior=prior, model_weight=self.model_weight)
-        items = [self.catalog[i] for i, _ in hits]
+        profile = check_request(profile, k, self.catalog)
+        ranked = self.recommend_batch([profile], k, False, [filters])[0]
+        yield ranked
+        if explain and ranked:
+            yield self._explain(profile, ranked, [self.catalog.get(r.item_id) for r in profile.recent_items])
+
+    def _explain(self, profile: UserProfile, recs: list[Recommendation], recent: list[Item]) -> list[Recommendation]:
+        if not recs:
+            return recs
+        items = [self.catalog.get(r.item_id) for r in recs]
         max_new = self.config.explain_max_new_tokens if self.explain_with_model else 0
-        expl = explain_items(self.model, self.tokenizer, profile, items, recent, max_new) if explain \
-            else [None] * len(items)
-        recs = to_recommendations(self.catalog, hits)
-        return [replace(r, explanation=e.text, explanation_source=e.source) if e else r
-                for r, e in zip(recs, expl)]
+        expl = explain_items(self.model, self.tokenizer, profile, items, recent, max_new)
+        return [replace(r, explanation=e.text, explanation_source=e.source) for r, e in zip(recs, expl)]
+
+    def rank_batch(self, profiles: list[UserProfile], filters: list[Filters], n: int) -> list[list[tuple[int, float]]]:
+        """Top-n (catalog position, score) per profile, `batch_size` users per search (the evaluation's path)."""
+        out = []
+        step = self.config.batch_size
+        for start in range(0, len(profiles), step):
+            recs = self.recommend_batch(profiles[start:start + step], n, False, filters[start:start + step])
+            out += [[(self.catalog.index[r.item_id], r.score) for r in lst] for lst in recs]
+        return out
 
 
 def base_model_id(model) -> str:

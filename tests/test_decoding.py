@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from genrec.decoding import CodeTrie, SearchConfig, beam_search
+from genrec.decoding import CodeTrie, SearchConfig, beam_search, beam_search_batch
 from genrec.errors import GenrecError
 
 END = 99
@@ -82,6 +82,25 @@ class TableScorer:
         return torch.tensor([[self._logit(self.prefixes[r], int(t)) for t in row] for r, row in enumerate(tokens)])
 
 
+class BatchTableScorer:
+    """Several users at once: row r belongs to a user, whose TableScorer gives its logits."""
+
+    def __init__(self, seeds):
+        self.users = [TableScorer(s) for s in seeds]
+
+    def start(self):
+        self.rows = [(u, ()) for u in range(len(self.users))]
+        return torch.zeros(len(self.rows), 1)
+
+    def advance(self, parents, tokens):
+        self.rows = [(self.rows[p][0], self.rows[p][1] + (int(t),)) for p, t in zip(parents.tolist(), tokens.tolist())]
+        return torch.zeros(len(self.rows), 1)
+
+    def logits(self, hidden, tokens):
+        return torch.tensor([[self.users[u]._logit(prefix, int(t)) for t in row]
+                             for (u, prefix), row in zip(self.rows, tokens)])
+
+
 def exact_scores(trie: CodeTrie, scorer: TableScorer, logprior=None, prior_weight=1.0) -> dict[int, float]:
     mass = trie.subtree_logmass(logprior) if logprior is not None else None
     out = {}
@@ -141,6 +160,51 @@ def test_prior_alone_ranks_items_by_prior():
     got = beam_search(TableScorer(), trie, 25, SearchConfig(), item_logprior=prior, model_weight=0.0)
     assert [i for i, _ in got] == list(np.argsort(-prior, kind="stable"))
     assert np.allclose([s for _, s in got], np.sort(prior)[::-1])
+
+
+def test_a_batch_of_users_gets_what_each_would_get_alone():
+    rng = random.Random(4)
+    for trial in range(20):
+        n = rng.randint(1, 40)
+        trie = random_trie(rng, n)
+        users = rng.randint(1, 6)
+        seeds = [rng.randint(0, 99) for _ in range(users)]
+        ks = [rng.randint(1, 12) for _ in range(users)]
+        nrng = np.random.default_rng(trial)
+        priors = [np.log(nrng.dirichlet(np.ones(n))) if rng.random() < 0.5 else None for _ in range(users)]
+        masks = [nrng.random(n) < 0.6 if rng.random() < 0.5 else None for _ in range(users)]
+        cfg = SearchConfig(beam_width=rng.choice([0, 2, 64]))
+        got = beam_search_batch(BatchTableScorer(seeds), trie, ks, cfg, priors, 1.0, masks)
+        for u in range(users):
+            alone = beam_search(TableScorer(seeds[u]), trie, ks[u], cfg, priors[u], 1.0, masks[u])
+            assert [i for i, _ in got[u]] == [i for i, _ in alone], (trial, u)
+            assert np.allclose([s for _, s in got[u]], [s for _, s in alone])
+
+
+@pytest.mark.parametrize("with_prior", [False, True])
+def test_masking_the_trie_equals_searching_a_trie_of_the_allowed_items(with_prior):
+    rng = random.Random(5)
+    for trial in range(30):
+        n = rng.randint(1, 40)
+        trie = random_trie(rng, n)
+        seqs = {i: list(p) for p, i in paths(trie).items()}
+        allowed = np.random.default_rng(trial).random(n) < 0.5
+        prior = np.log(np.random.default_rng(trial).dirichlet(np.ones(n))) if with_prior else None
+        k = rng.randint(1, 12)
+        got = beam_search(TableScorer(trial), trie, k, SearchConfig(beam_width=64), prior, allowed=allowed)
+        if not allowed.any():
+            assert got == []
+            continue
+        keep = np.nonzero(allowed)[0]
+        sub = CodeTrie([seqs[i] for i in keep], keep.tolist(), END)
+        sub_prior = None
+        if with_prior:  # the prior renormalised over the allowed items, as the mask implies
+            sub_prior = np.full(n, -np.inf)
+            sub_prior[keep] = prior[keep] - np.logaddexp.reduce(prior[keep])
+        want = beam_search(TableScorer(trial), sub, k, SearchConfig(beam_width=64), sub_prior)
+        assert [i for i, _ in got] == [i for i, _ in want], trial
+        assert {i for i, _ in got} <= set(keep.tolist()) and len(got) == min(k, len(keep))
+        assert np.allclose([s for _, s in got], [s for _, s in want])
 
 
 def test_subtree_logmass_sums_children():

@@ -31,6 +31,34 @@ def test_many_random_profiles_return_only_allowed_distinct_items(tiny_rec, demo)
         assert all(a.score >= b.score for a, b in zip(recs, recs[1:]))
 
 
+def test_a_batch_of_users_gets_exactly_what_each_gets_alone(tiny_rec, demo):
+    """Prompts of different lengths share one left-padded forward; filters differ per user."""
+    rng = random.Random(7)
+    requests = [random_request(rng, demo) for _ in range(12)]
+    profiles = [p for p, _ in requests]
+    filters = [Filters.from_kwargs(**f) for _, f in requests]
+    lengths = {len(tiny_rec.tokenizer(tiny_rec.prompt(p)[0])["input_ids"]) for p in profiles}
+    assert len(lengths) > 1  # padding is exercised
+    together = tiny_rec.recommend_batch(profiles, k=10, filters=filters)
+    for p, f, got in zip(profiles, filters, together):
+        alone = tiny_rec.recommend(p, k=10, explain=False, filters=f)
+        assert [r.item_id for r in got] == [r.item_id for r in alone]
+        assert np.allclose([r.score for r in got], [r.score for r in alone], atol=1e-4)
+    with pytest.raises(GenrecError, match="filters"):
+        tiny_rec.recommend_batch(profiles, k=10, filters=filters[:3])
+
+
+def test_streaming_gives_the_ranking_first_then_the_same_list_explained(tiny_rec):
+    profile = {"interests": ["camping"], "budget": 80, "recent_items": [tiny_rec.catalog[3].item_id]}
+    steps = list(tiny_rec.recommend_stream(profile, k=6, category="Sports & Outdoors"))
+    assert len(steps) == 2
+    assert steps[0] == tiny_rec.recommend(profile, k=6, explain=False, category="Sports & Outdoors")
+    assert all(r.explanation is None for r in steps[0])
+    assert steps[1] == tiny_rec.recommend(profile, k=6, explain=True, category="Sports & Outdoors")
+    assert [r.item_id for r in steps[1]] == [r.item_id for r in steps[0]] and all(r.explanation for r in steps[1])
+    assert len(list(tiny_rec.recommend_stream(profile, k=6, explain=False))) == 1
+
+
 def test_model_search_matches_exhaustive_full_vocabulary_scoring(demo, tiny_model, tokenizer, encoder):
     small = Catalog(list(demo)[:60:2])
     rec = make_recommender(small, tiny_model, tokenizer, encoder, prior_temperature=1.0)
@@ -75,7 +103,7 @@ def test_sampling_settings_of_the_model_never_reach_the_search(tiny_rec):
 
 
 def test_hf_generate_with_the_trie_as_prefix_allowed_tokens_fn_yields_only_catalog_codes(tiny_rec, tokenizer):
-    trie = tiny_rec._trie(np.arange(len(tiny_rec.catalog)))
+    trie = tiny_rec.trie
     valid = {tuple(s) for s in tiny_rec.sequences}
     ids = tokenizer(tiny_rec.prompt(UserProfile(interests=("yoga",)))[0], return_tensors="pt")["input_ids"]
     n = ids.shape[1]
