@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-depth", type=int, default=12, help="longest item code")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--rec-per-user", type=int, default=4, help="recommendation examples per training user")
+    t.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget and write the adapter so far")
+    t.add_argument("--gradient-checkpointing", action="store_true", help="less memory, ~30%% slower")
     w = sub.add_parser("ui", help=COMMANDS["ui"], description=COMMANDS["ui"])
     w.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
     w.add_argument("--port", type=int, default=7860)
@@ -194,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         from .base_model import BaseModelConfig
         from .item_ids import CodeConfig
         from .train import TrainConfig, train
+        from .train_data import DataConfig
 
         quant = args.quantization or ("nf4" if torch.cuda.is_available() else "none")
         cfg = TrainConfig(catalog=args.catalog, interactions=args.interactions, users=args.users,
@@ -202,7 +206,9 @@ def run(args: argparse.Namespace) -> int:
                           codes=CodeConfig(branching=args.branching, max_depth=args.max_depth),
                           epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
                           grad_accum=args.grad_accum, learning_rate=args.lr, lora_r=args.lora_r,
-                          lora_alpha=2 * args.lora_r, save_steps=args.save_steps, seed=args.seed, resume=args.resume)
+                          lora_alpha=2 * args.lora_r, save_steps=args.save_steps, seed=args.seed, resume=args.resume,
+                          max_minutes=args.max_minutes, gradient_checkpointing=args.gradient_checkpointing,
+                          data=DataConfig(rec_per_user=args.rec_per_user))
         print(f"genrec: adapter written to {train(cfg)}")
         return 0
     if args.command == "convert":

@@ -92,6 +92,17 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
                     model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
 
 
+def test_time_budget_stops_early_and_still_writes_the_adapter(shop, tmp_path, tiny_model, tokenizer):
+    out = train(config(shop, tmp_path / "ad", max_steps=10_000, max_minutes=0.05), model=copy.deepcopy(tiny_model),
+                tokenizer=tokenizer, encoder=HashEncoder())
+    m = json.loads((out / "genrec_adapter.json").read_text())["metrics"]
+    assert 1 <= m["steps"] < 10_000 and m["planned_steps"] == 10_000 and m["stopped_at_deadline"]
+    assert m["tokens_per_s"] > 0 and (out / "adapter_model.safetensors").exists()
+    assert not (tmp_path / ".ad.checkpoints").exists()
+    with pytest.raises(GenrecError, match="max_minutes"):
+        config(shop, tmp_path / "x", max_minutes=0)
+
+
 def test_bad_inputs_fail_before_any_training(shop, tmp_path):
     bad = tmp_path / "inter.jsonl"
     bad.write_text('{"user_id": "u1", "item_id": "NOPE"}\n')
