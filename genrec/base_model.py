@@ -32,7 +32,7 @@ class BaseModelConfig:
 
     path: str | None = None  # None: packaged Gemma 3 270M; else a .gguf file or a local HF model folder
     quantization: str = "none"  # "none" (full precision) or "nf4" (bitsandbytes 4-bit, as in QLoRA)
-    dtype: str = "auto"  # compute dtype; "auto" is bfloat16 on CUDA and float32 on CPU
+    dtype: str = "auto"  # "auto": bfloat16 on CUDA and on CPUs with native bf16 instructions, else float32
     device: str = "auto"  # "auto" picks CUDA when available
 
     def __post_init__(self):
@@ -57,8 +57,19 @@ class BaseModelConfig:
 
         name = self.dtype
         if name == "auto":
-            name = "bfloat16" if self.resolved_device() == "cuda" else "float32"
+            name = "bfloat16" if self.resolved_device() == "cuda" or cpu_has_bf16() else "float32"
         return getattr(torch, name)
+
+
+def cpu_has_bf16() -> bool:
+    """Native bfloat16 matrix instructions (AVX512-BF16 or AMX) on this CPU. Measured on a 2-core AVX512-BF16
+    machine: recommend() 1.35x and a LoRA training step 2x faster than float32 (benchmarks/results/)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _sha256(path: Path) -> str:

