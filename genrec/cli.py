@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--grad-accum", type=int, default=1)
     t.add_argument("--lr", type=float, default=2e-4, help="learning rate")
     t.add_argument("--lora-r", type=int, default=16)
+    t.add_argument("--lora-dropout", type=float, default=0.05, help="0 is ~20%% faster on a CPU")
     t.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (for --resume)")
     t.add_argument("--branching", type=int, default=64, help="item-code clusters per level")
     t.add_argument("--max-depth", type=int, default=12, help="longest item code")
@@ -206,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
                           codes=CodeConfig(branching=args.branching, max_depth=args.max_depth),
                           epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
                           grad_accum=args.grad_accum, learning_rate=args.lr, lora_r=args.lora_r,
-                          lora_alpha=2 * args.lora_r, save_steps=args.save_steps, seed=args.seed, resume=args.resume,
+                          lora_alpha=2 * args.lora_r, lora_dropout=args.lora_dropout, save_steps=args.save_steps,
+                          seed=args.seed, resume=args.resume,
                           max_minutes=args.max_minutes, gradient_checkpointing=args.gradient_checkpointing,
                           data=DataConfig(rec_per_user=args.rec_per_user))
         print(f"genrec: adapter written to {train(cfg)}")

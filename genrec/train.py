@@ -102,6 +102,15 @@ def _train_users(path: str | None, sequences: dict[str, list[str]]) -> list[str]
     return ids
 
 
+def _cold_items(path: str | None) -> set[str]:
+    """A splits.json's cold_items: the cold-start protocol removes every interaction with them from training
+    (they stay in the catalog, so the item tasks still tie their text to their codes)."""
+    if path is None:
+        return set()
+    text = Path(path).read_text(encoding="utf-8")
+    return set(map(str, json.loads(text).get("cold_items", []))) if text.lstrip().startswith("{") else set()
+
+
 class _Examples(torch.utils.data.Dataset):
     def __init__(self, rows):
         self.rows = rows
@@ -181,7 +190,8 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     sequences = load_interactions(Path(config.interactions), catalog)
     users = load_users(Path(config.users)) if config.users else {}
     train_ids = _train_users(config.train_users, sequences)
-    sequences = {u: sequences[u] for u in train_ids}
+    cold = _cold_items(config.train_users)
+    sequences = {u: [i for i in sequences[u] if i not in cold] for u in train_ids}
     # ---- codes, model, examples ---------------------------------------------------------------
     encoder = encoder or default_encoder()
     codes = ItemCodes.build([it.item_id for it in catalog], encode_catalog(catalog, encoder), config.codes)
@@ -235,7 +245,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
                "peak_gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
     # ---- write the adapter atomically ------------------------------------------------------------
     tasks = ("rec", "item_code", "code_title", "explain")
-    summary = {"train_users": len(sequences), "examples": len(examples),
+    summary = {"train_users": len(sequences), "examples": len(examples), "cold_items_held_out": len(cold),
                "by_task": {t: sum(e.task == t for e in examples) for t in tasks}}
     with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)

@@ -93,14 +93,29 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
 
 
 def test_time_budget_stops_early_and_still_writes_the_adapter(shop, tmp_path, tiny_model, tokenizer):
-    out = train(config(shop, tmp_path / "ad", max_steps=10_000, max_minutes=0.05), model=copy.deepcopy(tiny_model),
-                tokenizer=tokenizer, encoder=HashEncoder())
-    m = json.loads((out / "genrec_adapter.json").read_text())["metrics"]
+    items = [json.loads(line)["item_id"] for line in (shop / "items.jsonl").read_text().splitlines()]
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps({"train_users": [f"u{u}" for u in range(20)], "cold_items": items[:5]}))
+    out = train(config(shop, tmp_path / "ad", max_steps=10_000, max_minutes=0.05, train_users=str(splits)),
+                model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
+    meta = json.loads((out / "genrec_adapter.json").read_text())
+    assert meta["training_data"]["train_users"] == 20 and meta["training_data"]["cold_items_held_out"] == 5
+    m = meta["metrics"]
     assert 1 <= m["steps"] < 10_000 and m["planned_steps"] == 10_000 and m["stopped_at_deadline"]
     assert m["tokens_per_s"] > 0 and (out / "adapter_model.safetensors").exists()
     assert not (tmp_path / ".ad.checkpoints").exists()
     with pytest.raises(GenrecError, match="max_minutes"):
         config(shop, tmp_path / "x", max_minutes=0)
+
+
+def test_a_splits_file_holds_its_cold_items_out_of_training(shop, tmp_path):
+    from genrec.train import _cold_items
+
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps({"train_users": ["u1", "u2"], "cold_items": ["A", "B"]}))
+    assert _cold_items(str(splits)) == {"A", "B"}
+    (tmp_path / "users.txt").write_text("u1\nu2\n")
+    assert _cold_items(str(tmp_path / "users.txt")) == set() and _cold_items(None) == set()
 
 
 def test_bad_inputs_fail_before_any_training(shop, tmp_path):
