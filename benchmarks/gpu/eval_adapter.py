@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--test-users", type=int, default=None, help="sample the test users (dry runs only)")
     ap.add_argument("--grid", default=",".join(GRID), help="grid points to try, by name")
     ap.add_argument("--batch-size", type=int, default=64, help="users per search")
+    ap.add_argument("--seed", type=int, default=2024, help="seed of the user samples (genrec eval's default)")
     args = ap.parse_args()
     data = Dataset.load(args.data)
     base_cfg = BaseModelConfig(path=args.base)
@@ -60,8 +61,8 @@ def main() -> None:
     for name in args.grid.split(","):
         weights = GRID[name]
         t = time.perf_counter()
-        run = evaluate(data, ["llm"], EvalConfig(protocols=("A",), split="valid_cold_users",
-                                                  max_users=args.valid_users), llm_factory=factory_for(weights))
+        cfg = EvalConfig(protocols=("A",), split="valid_cold_users", max_users=args.valid_users, seed=args.seed)
+        run = evaluate(data, ["llm"], cfg, llm_factory=factory_for(weights))
         cells = {s["setting"]: s["ndcg@10"] for s in summarize(run, data)}
         tuning[name] = {"weights": weights, "objective": sum(cells[c] for c in OBJECTIVE) / len(OBJECTIVE),
                         "cells": cells, "wall_s": time.perf_counter() - t}
@@ -69,7 +70,7 @@ def main() -> None:
         (out / "tuning.json").write_text(json.dumps(tuning, indent=2))
     best = max(tuning, key=lambda n: tuning[n]["objective"])
     t = time.perf_counter()
-    run = evaluate(data, ["llm"], EvalConfig(split="test_cold_users", max_users=args.test_users),
+    run = evaluate(data, ["llm"], EvalConfig(split="test_cold_users", max_users=args.test_users, seed=args.seed),
                    llm_factory=factory_for(GRID[best]))
     wall = time.perf_counter() - t
     mw, pw, popw = GRID[best]
