@@ -188,7 +188,7 @@ class Recommender:
         profiles = [check_request(p, k, self.catalog) for p in profiles]
         filters = [f if f is not None else Filters() for f in filters]
         allowed = [self.mask.allowed(f, p) for f, p in zip(filters, profiles)]
-        unfiltered = [None if a.all() else a for a in allowed]
+        masks = [None if a.all() else a for a in allowed]  # None: nothing filtered out, no mask to apply
         prompts, recents, priors = [], [], []
         for p in profiles:
             text, recent = self.prompt(p)
@@ -197,7 +197,7 @@ class Recommender:
             priors.append(self.item_logprior(p, recent))
         scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if self.model_weight else None
         hits = beam_search_batch(scorer, self.trie, [k] * len(profiles), self.config.search, priors,
-                                 self.model_weight, unfiltered)
+                                 self.model_weight, masks)
         out = []
         for p, h, recent in zip(profiles, hits, recents):
             recs = to_recommendations(self.catalog, h)

@@ -62,7 +62,7 @@ class TrainConfig:
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30% slower
     max_minutes: float | None = None  # stop at this wall-clock budget and write the adapter of the steps done
     # bfloat16 autocast. None: on CUDA, and on a CPU with native bf16 instructions (measured on this 2-core
-    # AVX512-BF16 machine: 2x the tokens/s of float32 for a LoRA step of Gemma 3 270M).
+    # AVX512-BF16 machine, one training step of batch 8x168 tokens: 4.9 s against 6.1 s in float32).
     bf16: bool | None = None
 
     def __post_init__(self):
