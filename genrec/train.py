@@ -81,14 +81,20 @@ class TrainConfig:
                 raise GenrecError(f"--{name.replace('_', '-')} {p}: file not found")
 
 
-def _train_users(path: str | None, sequences: dict[str, list[str]]) -> list[str]:
+def _train_users(path: str | None, sequences: dict[str, list[str]]) -> tuple[list[str], set[str]]:
+    """The training user IDs, and the items to hold out of their sequences: a splits.json's cold_items (the
+    cold-start protocol removes every interaction with them from training; they stay in the catalog, so the
+    item tasks still tie their text to their codes)."""
     if path is None:
-        return sorted(sequences)
+        return sorted(sequences), set()
     text = Path(path).read_text(encoding="utf-8")
-    if text.lstrip().startswith("{"):  # a splits.json: its train_users
-        ids = json.loads(text).get("train_users")
+    cold: set[str] = set()
+    if text.lstrip().startswith("{"):  # a splits.json: its train_users and cold_items
+        splits = json.loads(text)
+        ids = splits.get("train_users")
         if ids is None:
             raise GenrecError(f"{path}: a JSON object without train_users")
+        cold = set(map(str, splits.get("cold_items", [])))
     elif text.lstrip().startswith("["):
         ids = json.loads(text)
     else:
@@ -99,16 +105,7 @@ def _train_users(path: str | None, sequences: dict[str, list[str]]) -> list[str]
         raise GenrecError(f"{path}: {len(unknown)} training user(s) have no interactions, e.g. {unknown[:3]}")
     if not ids:
         raise GenrecError(f"{path}: no training users")
-    return ids
-
-
-def _cold_items(path: str | None) -> set[str]:
-    """A splits.json's cold_items: the cold-start protocol removes every interaction with them from training
-    (they stay in the catalog, so the item tasks still tie their text to their codes)."""
-    if path is None:
-        return set()
-    text = Path(path).read_text(encoding="utf-8")
-    return set(map(str, json.loads(text).get("cold_items", []))) if text.lstrip().startswith("{") else set()
+    return ids, cold
 
 
 class _Examples(torch.utils.data.Dataset):
@@ -189,8 +186,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     catalog = Catalog.load(config.catalog)
     sequences = load_interactions(Path(config.interactions), catalog)
     users = load_users(Path(config.users)) if config.users else {}
-    train_ids = _train_users(config.train_users, sequences)
-    cold = _cold_items(config.train_users)
+    train_ids, cold = _train_users(config.train_users, sequences)
     sequences = {u: [i for i in sequences[u] if i not in cold] for u in train_ids}
     # ---- codes, model, examples ---------------------------------------------------------------
     encoder = encoder or default_encoder()
@@ -263,11 +259,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
 
 
 def _use_bf16(config: TrainConfig, cuda: bool) -> bool:
-    if config.bf16 is not None:
-        return config.bf16
-    if cuda:
-        return True
-    return cpu_has_bf16()
+    return config.bf16 if config.bf16 is not None else cuda or cpu_has_bf16()
 
 
 def _deadline(minutes: float):

@@ -109,13 +109,14 @@ def test_time_budget_stops_early_and_still_writes_the_adapter(shop, tmp_path, ti
 
 
 def test_a_splits_file_holds_its_cold_items_out_of_training(shop, tmp_path):
-    from genrec.train import _cold_items
+    from genrec.train import _train_users
 
+    seqs = {"u1": ["A", "C"], "u2": ["B", "C"]}
     splits = tmp_path / "splits.json"
     splits.write_text(json.dumps({"train_users": ["u1", "u2"], "cold_items": ["A", "B"]}))
-    assert _cold_items(str(splits)) == {"A", "B"}
+    assert _train_users(str(splits), seqs) == (["u1", "u2"], {"A", "B"})
     (tmp_path / "users.txt").write_text("u1\nu2\n")
-    assert _cold_items(str(tmp_path / "users.txt")) == set() and _cold_items(None) == set()
+    assert _train_users(str(tmp_path / "users.txt"), seqs)[1] == set() and _train_users(None, seqs)[1] == set()
 
 
 def test_bad_inputs_fail_before_any_training(shop, tmp_path):
