@@ -105,11 +105,21 @@ def test_html_and_script_show_as_text_in_messages_and_item_descriptions(server, 
     page.goto(server, wait_until="load")
     page.wait_for_selector("#message textarea", timeout=60_000)
     page.locator("#settings").get_by_text("Settings").first.click()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # the browser fixture skips without it
+
     box = page.locator("#catalog textarea, #catalog input").first
-    box.fill(str(hostile))
-    box.press("Tab")  # commit the value (Gradio syncs a textbox on input/blur) before the next event reads it
-    page.wait_for_function("v => [...document.querySelectorAll('#catalog textarea, #catalog input')]"
-                           ".some(e => e.value === v)", arg=str(hostile))
+    # Opening the accordion can re-mount its fields while we type; fill again until the value stays.
+    for attempt in range(3):
+        box.wait_for(state="visible")
+        box.fill(str(hostile))
+        box.press("Tab")  # commit the value (Gradio syncs a textbox on input/blur) before the next event reads it
+        try:
+            page.wait_for_function("v => [...document.querySelectorAll('#catalog textarea, #catalog input')]"
+                                   ".some(e => e.value === v)", arg=str(hostile), timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     page.wait_for_timeout(300)
     send(page, "<script>alert('m')</script><img src=x onerror=alert('m2')> I love Zephyrine running shoes")
     assert "EVIL" in card_ids(page)
