@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from genrec.decoding import CodeTrie, SearchConfig, beam_search, beam_search_batch
+from genrec.decoding import CodeTrie, SearchConfig, beam_search, beam_search_batch, edge_logits_batch
 from genrec.errors import GenrecError
 
 END = 99
@@ -225,3 +225,35 @@ def test_search_config_is_checked():
 def test_all_permutations_of_a_small_code_space_build():
     seqs = [list(p) + [END] for p in itertools.product([1, 2, 3], repeat=2)]
     assert len(paths(CodeTrie(seqs, list(range(9)), END))) == 9
+
+
+def test_exhaustive_edge_logits_give_every_items_search_score_under_any_mask():
+    """edge_logits_batch + item_logprobs must equal the model part of a search score for every item, for
+    several users at once, with and without a filter mask (the mask renormalises each step)."""
+    rng = random.Random(6)
+    for trial in range(30):
+        n = rng.randint(1, 40)
+        trie = random_trie(rng, n)
+        seeds = [rng.randint(0, 99) for _ in range(rng.randint(1, 4))]
+        edges = edge_logits_batch(BatchTableScorer(seeds), trie, len(seeds))
+        assert edges.shape == (len(seeds), trie.n_nodes)
+        for u, seed in enumerate(seeds):
+            allowed = np.random.default_rng(trial + u).random(n) < 0.6 if u % 2 else None
+            got = trie.item_logprobs(edges[u], allowed)
+            want = beam_search(TableScorer(seed), trie, n, SearchConfig(beam_width=64), allowed=allowed)
+            expect = np.full(n, -np.inf)
+            for i, s in want:
+                expect[i] = s
+            assert np.allclose(got, expect), (trial, u)
+            if allowed is None:
+                assert np.isclose(np.logaddexp.reduce(got), 0.0)  # a distribution over the catalog
+
+
+def test_exhaustive_scoring_skips_prefixes_with_a_single_item_below():
+    trie = CodeTrie([[1, 2, END], [1, 3, 4, END], [5, 6, 7, END]], [0, 1, 2], END)
+    scorer = TableScorer()
+    seen = []
+    advance = scorer.advance
+    scorer.advance = lambda p, t: (seen.append(t.tolist()), advance(p, t))[1]
+    edge_logits_batch(scorer, trie, 1)
+    assert seen == [[1]]  # only prefix (1,) has a choice below it; (5,) leads to one item
