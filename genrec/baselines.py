@@ -14,6 +14,7 @@ import numpy as np
 
 from .catalog import Catalog
 from .contract import CatalogMask, Filters, Recommendation, check_request, resolve_filters, to_recommendations
+from .prior import profile_text
 from .profile import UserProfile
 
 TIE = 1e-6  # weight of normalised popularity used only to order otherwise equal scores
@@ -108,12 +109,6 @@ def _keys(d: dict) -> list[tuple]:
     return [tuple(parts[: n]) for n in range(len(parts), 0, -1)]
 
 
-def profile_text(p: UserProfile, catalog: Catalog) -> str:
-    parts = list(p.interests) + [t for t in (p.free_text, p.occupation) if t]
-    parts += [catalog.get(r.item_id).text(300) for r in p.recent_items]
-    return " ; ".join(parts)
-
-
 class TfIdf(ScoringSystem):
     """Cosine similarity of TF-IDF vectors: profile text (interests, free text, known items) vs item text."""
 
@@ -127,7 +122,8 @@ class TfIdf(ScoringSystem):
         self.items = self.vec.fit_transform([it.text(1000) for it in catalog])
 
     def score_batch(self, profiles):
-        q = self.vec.transform([profile_text(p, self.catalog) for p in profiles])
+        q = self.vec.transform([profile_text(p, [self.catalog.get(r.item_id) for r in p.recent_items])
+                               for p in profiles])
         return (q @ self.items.T).toarray()
 
 
@@ -167,26 +163,15 @@ class ItemKNN(ScoringSystem):
     name = "itemknn"
 
     def __init__(self, catalog, popularity, sequences: dict[str, list[str]]):
-        from scipy import sparse
+        from .prior import item_similarity
 
         super().__init__(catalog, popularity)
-        rows, cols = [], []
-        for u, (_, seq) in enumerate(sequences.items()):
-            for i in set(seq):
-                if i in catalog:
-                    rows.append(u)
-                    cols.append(catalog.index[i])
-        m = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(max(len(sequences), 1), len(catalog)))
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(0))).ravel()
-        norms[norms == 0] = 1.0
-        sim = (m.T @ m).toarray() / np.outer(norms, norms)
-        np.fill_diagonal(sim, 0.0)
-        self.sim = sim
+        self.sim = item_similarity(catalog, sequences, neighbours=len(catalog))  # every neighbour: exact
 
     def score_batch(self, profiles):
         out = np.tile(self.pop, (len(profiles), 1))
         for r, p in enumerate(profiles):
             rows = [self.catalog.index[x.item_id] for x in p.recent_items]
             if rows:
-                out[r] = self.sim[rows].sum(0)
+                out[r] = np.asarray(self.sim[rows].sum(0)).ravel()
         return out

@@ -143,8 +143,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.adapter:
         from .recommender import Recommender
 
-        def factory(d, popularity):
-            return Recommender(d.catalog, adapter=args.adapter, popularity=popularity)
+        def factory(d, logs):
+            return Recommender(d.catalog, adapter=args.adapter, logs=logs)
 
     run = evaluate(data, systems, cfg, llm_factory=factory)
     out = args.out or f"eval-{data.name}"

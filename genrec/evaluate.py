@@ -140,8 +140,8 @@ def build_system(name: str, data: Dataset, protocol: str, llm_factory: Callable 
         if llm_factory is None:
             from .recommender import Recommender
 
-            return Recommender(data.catalog, popularity=pop)  # the training logs' popularity, as baselines get
-        return llm_factory(data, pop)
+            return Recommender(data.catalog, logs=seqs)  # the training logs (popularity, item-kNN), as baselines get
+        return llm_factory(data, seqs)
     raise GenrecError(f"unknown system {name!r}; known: {', '.join(SYSTEMS)}")
 
 
@@ -171,13 +171,13 @@ def evaluate(data: Dataset, systems: list[str], cfg: EvalConfig | None = None, l
                     lists = [[r.item_id for r in system.recommend(c.profile, k=n, explain=False, filters=c.filters)]
                              for c in chunk]
                 for c, ids in zip(chunk, lists):
-                    run.per_user.append(_row(name, c, ids, data, cold))
+                    run.per_user.append(case_row(name, c, ids, data, cold))
                 bar.update(len(chunk))
             bar.close()
     return run
 
 
-def _row(system: str, c: Case, ids: list[str], data: Dataset, cold: set[str]) -> dict:
+def case_row(system: str, c: Case, ids: list[str], data: Dataset, cold: set[str]) -> dict:
     allowed = data.catalog.index.keys() - c.filters.exclude - {r.item_id for r in c.profile.recent_items}
     if c.filters.candidates is not None:
         allowed &= set(c.filters.candidates)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,12 +22,13 @@ from .contract import (
     resolve_filters,
     to_recommendations,
 )
-from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch
+from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch, edge_logits_batch
 from .embed import Encoder, default_encoder, encode_catalog
 from .errors import GenrecError, ModelError
 from .explain import explain_items
 from .files import atomic_folder
 from .item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
+from .prior import ItemPrior, PriorWeights, item_similarity, load_shop_prior
 from .profile import UserProfile
 from .prompts import render, template_version
 
@@ -46,9 +48,7 @@ class RecommenderConfig:
     # Let the model phrase explanations? None: only with an adapter. Measured on the demo catalog: 0 of 250
     # zero-shot sentences from the base model passed the grounding check, at ~2.3 s per request of 10 items.
     explain_with_model: bool | None = None
-    prior_temperature: float = 0.05  # softmax temperature over profile-item cosine similarity
-    budget_penalty: float = 3.0  # prior log-odds lost per 100% an item's price is over the profile's budget
-    popularity_weight: float = 1.0  # weight of log(1 + purchases) in the prior, when popularity is given
+    prior: PriorWeights = field(default_factory=PriorWeights)  # text, interest, popularity, collab, budget
     cache_index: bool = True  # keep the catalog's codes on disk (keyed by catalog fingerprint)
     batch_size: int = 16  # users per search in rank_batch (bulk scoring and evaluation)
 
@@ -58,12 +58,6 @@ class RecommenderConfig:
                 raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.batch_size < 1:
             raise GenrecError(f"batch_size must be >= 1, got {self.batch_size!r}")
-        if self.popularity_weight < 0:
-            raise GenrecError(f"popularity_weight must be >= 0, got {self.popularity_weight!r}")
-        if self.budget_penalty < 0:
-            raise GenrecError(f"budget_penalty must be >= 0, got {self.budget_penalty!r}")
-        if self.prior_temperature <= 0:
-            raise GenrecError(f"prior_temperature must be > 0, got {self.prior_temperature!r}")
 
 
 class Recommender:
@@ -71,12 +65,19 @@ class Recommender:
 
     def __init__(self, catalog: Catalog, adapter: str | Path | None = None,
                  config: RecommenderConfig = RecommenderConfig(), model=None, tokenizer=None,
-                 encoder: Encoder | None = None, popularity: Mapping[str, int] | None = None):
-        """`popularity` (item ID -> purchases or users, from the shop's logs) adds a popularity prior, as
-        in D3: what a new user with an empty profile gets, and a tie-breaker for everyone else."""
+                 encoder: Encoder | None = None, popularity: Mapping[str, int] | None = None,
+                 logs: Mapping[str, Sequence[str]] | None = None):
+        """`popularity` (item ID -> purchases or users) adds a popularity prior, as in D3: what a new user
+        with an empty profile gets. `logs` (user ID -> items taken, the shop's interaction log) gives both
+        that popularity (unless passed) and item-kNN similarity for the collaborative prior
+        (`config.prior.collab`), which ranks for users with a few known items. Without either, an adapter's
+        own copy of its training logs' prior (shop_prior.npz) is used."""
         self.catalog, self.config = catalog, config
-        counts = np.array([(popularity or {}).get(it.item_id, 0) for it in catalog], dtype=np.float64)
-        self.log_pop = np.log1p(counts) if popularity else None
+        if logs is not None and popularity is None:
+            popularity = Counter(i for seq in logs.values() for i in set(seq))
+        similarity = item_similarity(catalog, logs) if logs is not None and config.prior.collab else None
+        if adapter is not None and logs is None and popularity is None:  # the logs the adapter was trained on
+            popularity, similarity = load_shop_prior(adapter, catalog) or (None, None)
         self.encoder = encoder or default_encoder()
         if model is None:
             model, tokenizer = load_base_model(config.base)
@@ -112,9 +113,9 @@ class Recommender:
         n_reserved = self.codes.config.reserved_needed()
         self.reserved = np.asarray(reserved_token_ids(tokenizer, n_reserved), dtype=np.int64)
         self.sequences = [self.reserved[self.codes.token_indices(it.item_id)].tolist() for it in catalog]
-        self.item_emb = self.codes.embeddings[[self.codes.row(it.item_id) for it in catalog]].astype(np.float32)
+        item_emb = self.codes.embeddings[[self.codes.row(it.item_id) for it in catalog]].astype(np.float32)
+        self.prior = ItemPrior(catalog, item_emb, self.encoder, config.prior, popularity, similarity)
         self.mask = CatalogMask(catalog)
-        self.prices = np.nan_to_num(self.mask.prices, nan=0.0)  # an unpriced item is never "over budget"
         self._full_trie: CodeTrie | None = None
 
     def _index(self, codes: ItemCodes | None) -> ItemCodes:
@@ -157,20 +158,9 @@ class Recommender:
         return text, recent
 
     def item_logprior(self, profile: UserProfile, recent: list[Item]) -> np.ndarray | None:
-        """log-softmax over items of: cosine similarity between the profile's text and the item's, minus a
-        penalty for being over budget, plus log-popularity when the shop gave it; None if none applies.
+        """log-distribution over items of the weighted prior parts (genrec.prior); None if none applies.
         This is how a cold profile with no adapter still gets fitting items."""
-        parts = list(profile.interests) + [p for p in (profile.free_text, profile.occupation) if p]
-        parts += [it.display_title for it in recent[-self.config.max_recent_items:]]
-        use_pop = self.log_pop is not None and self.config.popularity_weight > 0
-        if not parts and profile.budget is None and not use_pop:
-            return None
-        z = self.config.popularity_weight * self.log_pop if use_pop else np.zeros(len(self.catalog))
-        if parts:
-            z += (self.item_emb @ self.encoder.encode(["; ".join(parts)])[0]) / self.config.prior_temperature
-        if profile.budget is not None and self.config.budget_penalty:
-            z -= self.config.budget_penalty * np.maximum(self.prices / profile.budget - 1.0, 0.0)
-        return z - np.logaddexp.reduce(z)
+        return self.prior.logprior(profile, recent)
 
     def recommend(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
                   filters: Filters | None = None, **filter_kwargs) -> list[Recommendation]:
@@ -223,6 +213,19 @@ class Recommender:
         max_new = self.config.explain_max_new_tokens if self.explain_with_model else 0
         expl = explain_items(self.model, self.tokenizer, profile, items, recent, max_new)
         return [replace(r, explanation=e.text, explanation_source=e.source) for r, e in zip(recs, expl)]
+
+    def edge_logits(self, profiles: list[UserProfile]) -> np.ndarray:
+        """The model's logit on every edge of the catalog trie, per profile: (profiles, trie nodes), float32.
+        `self.trie.item_logprobs(row, allowed)` then gives every item's exact model log-probability under any
+        filter, and prior weights can be tuned without running the model again (evaluation, small catalogs;
+        costs about one 10-beam search per profile on a catalog of a few thousand items)."""
+        out = []
+        step = self.config.batch_size
+        for start in range(0, len(profiles), step):
+            prompts = [self.tokenizer(self.prompt(p)[0])["input_ids"] for p in profiles[start:start + step]]
+            scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0)
+            out.append(edge_logits_batch(scorer, self.trie, len(prompts)))
+        return np.concatenate(out) if out else np.zeros((0, self.trie.n_nodes), dtype=np.float32)
 
     def rank_batch(self, profiles: list[UserProfile], filters: list[Filters], n: int) -> list[list[tuple[int, float]]]:
         """Top-n (catalog position, score) per profile, `batch_size` users per search (the evaluation's path)."""

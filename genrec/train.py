@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -27,6 +28,7 @@ from .embed import default_encoder, encode_catalog
 from .errors import GenrecError
 from .files import atomic_folder
 from .item_ids import CodeConfig, ItemCodes, reserved_token_ids
+from .prior import save_shop_prior
 from .prompts import template_version
 from .train_data import DataConfig, build_examples
 
@@ -238,7 +240,8 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
                "wall_s": wall, "tokens_per_s": tokens / wall if wall else None, "device": "cuda" if cuda else "cpu",
                "quantization": config.base.quantization, "bf16": args.bf16, "planned_steps": trainer.state.max_steps,
                "stopped_at_deadline": trainer.state.global_step < trainer.state.max_steps,
-               "peak_gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
+               "peak_gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+               "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}  # Linux: KiB
     # ---- write the adapter atomically ------------------------------------------------------------
     tasks = ("rec", "item_code", "code_title", "explain")
     summary = {"train_users": len(sequences), "examples": len(examples), "cold_items_held_out": len(cold),
@@ -246,6 +249,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         codes.save(tmp)
+        save_shop_prior(tmp, catalog, sequences)  # popularity + item-kNN of the training logs, for the search prior
         meta = {"base_model": base_model_id(model.get_base_model()), "prompt_template": "recommend",
                 "prompt_template_version": template_version("recommend"), "codes": asdict(config.codes),
                 "encoder": encoder.name, "catalog_fingerprint": catalog.fingerprint(), "catalog_items": len(catalog),

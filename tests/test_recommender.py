@@ -14,6 +14,7 @@ from genrec.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
 from genrec.demo.requests import allowed_ids, random_request
 from genrec.explain import is_grounded, item_facts
 from genrec.item_ids import END
+from genrec.prior import PriorWeights
 
 from .conftest import make_recommender
 
@@ -61,7 +62,7 @@ def test_streaming_gives_the_ranking_first_then_the_same_list_explained(tiny_rec
 
 def test_model_search_matches_exhaustive_full_vocabulary_scoring(demo, tiny_model, tokenizer, encoder):
     small = Catalog(list(demo)[:60:2])
-    rec = make_recommender(small, tiny_model, tokenizer, encoder, prior_temperature=1.0)
+    rec = make_recommender(small, tiny_model, tokenizer, encoder, prior=PriorWeights(text=1.0))
     profile = UserProfile(interests=("running",), free_text="first trail race")
     text, _ = rec.prompt(profile)
     ids = tokenizer(text, return_tensors="pt")["input_ids"]
@@ -83,6 +84,9 @@ def test_model_search_matches_exhaustive_full_vocabulary_scoring(demo, tiny_mode
                 score += float(lp[toks.index(tok)]) + mass[child] - mass[node]
                 node = child
             exact.append((i, score))
+    # exhaustive scoring (Recommender.edge_logits, the evaluation's path) gives the same score for every item
+    model_part = rec.trie.item_logprobs(rec.edge_logits([profile, UserProfile()])[0])
+    assert np.allclose(model_part + prior - np.logaddexp.reduce(prior), [s for _, s in exact], atol=1e-4)
     exact.sort(key=lambda t: -t[1])
     assert [i for i, _ in got] == [i for i, _ in exact[:10]]
     assert np.allclose([s for _, s in got], [s for _, s in exact[:10]], atol=1e-4)

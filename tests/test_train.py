@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from genrec import GenrecError
-from genrec.dataset import write_dataset
+from genrec.dataset import load_interactions, write_dataset
+from genrec.prior import item_similarity
 from genrec.train import TrainConfig, train
 
 from .conftest import TINY_CODES, HashEncoder
@@ -87,6 +88,12 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
     ids = [r.item_id for r in rec.recommend({"interests": ["Running"]}, k=10, explain=True)]
     assert len(set(ids)) == 10 and set(ids) <= {it.item_id for it in bigger}
     assert demo[500].item_id in rec.codes.codes
+    # the adapter carries its training logs' prior (popularity, item-kNN) by item ID; the new item has neither
+    logs = load_interactions(shop / "interactions.jsonl", cat)
+    got, want = rec.prior.similarity.toarray(), item_similarity(cat, logs).toarray()
+    assert np.allclose(got[:80, :80], want, atol=1e-3) and not got[80].any() and not got[:, 80].any()
+    users = [sum(it.item_id in seq for seq in logs.values()) for it in cat]
+    assert np.allclose(rec.prior.log_pop, np.log1p(users + [0]))
     with pytest.raises(GenrecError, match="another catalog"):
         Recommender(Catalog(list(demo)[300:400]), adapter=out, config=RecommenderConfig(codes=TINY_CODES),
                     model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())

@@ -29,9 +29,9 @@ tail -n 2 "$OUT/train_demo.log" "$OUT/train_amazon.log"
 tar -C /tmp/ad -czf "$OUT/demo_adapter.tgz" demo
 tar -C /tmp/ad -czf "$OUT/amazon_adapter.tgz" amazon
 log "evaluate the Amazon adapter"
-python3 benchmarks/gpu/eval_adapter.py --data $A --adapter /tmp/ad/amazon --out /tmp/eval --base "$G" ${EVAL_ARGS:-} \
+python3 benchmarks/tuned_eval.py --data $A --adapter /tmp/ad/amazon --out /tmp/eval --base "$G" ${EVAL_ARGS:-} \
   > "$OUT/eval.log" 2>&1
-grep -E "^(default|prior|pop|model|chosen)" "$OUT/eval.log"
+tail -n 40 "$OUT/eval.log"
 tar -C /tmp -czf "$OUT/eval.tgz" eval
 log "speed on CUDA"
 python3 benchmarks/speed.py --device "${DEVICE:-cuda}" --adapter /tmp/ad/demo --base "$G" --sizes "${SPEED_SIZES:-10000}" \

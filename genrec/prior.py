@@ -1,0 +1,186 @@
+"""The item prior: what the catalog and the shop's logs say about each item for a profile, before the model.
+
+The search adds `weight * component` for each part to the model's log-probabilities (as D3 adds a
+popularity prior to the constrained logits); each part is a per-item score vector:
+
+- text: cosine similarity of the profile (its stated words, and the mean vector of its known items) to each
+  item's text, divided by a temperature. Known items enter as item vectors rather than re-encoded titles:
+  measured on the Amazon validation users, the item-to-item form ranks better (see benchmarks/results).
+- lexical: TF-IDF cosine similarity of the same profile text (words, and the known items' text) to each
+  item's text: exact words (model numbers, brands, "toner") that a sentence embedding blurs; dense + sparse,
+  as hybrid retrieval does.
+- interest: 1 for items whose category path names a stated interest (the strongest k=0 signal there is).
+- popularity: log(1 + users who took the item), when the shop gave logs or counts.
+- collab: item-kNN, the summed cosine similarity (over the shop's co-purchase logs) of each item to the
+  profile's known items; the strongest single signal once a user has clicked a few items.
+- budget: minus the fraction an item's price is over the profile's budget.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .catalog import Catalog, Item
+from .errors import GenrecError
+from .profile import UserProfile
+
+COMPONENTS = ("text", "lexical", "interest", "popularity", "collab", "budget")
+
+
+@dataclass(frozen=True)
+class PriorWeights:
+    """Weight of each prior component in the search score (log-probability units); 0 turns one off."""
+
+    text: float = 20.0  # per unit of cosine similarity (= 1 / temperature 0.05)
+    lexical: float = 0.0  # per unit of TF-IDF cosine similarity; 0 also skips building the TF-IDF index
+    interest: float = 3.0  # log-odds bonus of an item in a stated interest's category
+    popularity: float = 1.0  # per nat of log(1 + users)
+    collab: float = 0.0  # per unit of summed item-kNN similarity; used only when logs are given
+    budget: float = 3.0  # log-odds lost per 100% over the stated budget
+
+    def __post_init__(self):
+        for name in COMPONENTS:
+            if getattr(self, name) < 0:
+                raise GenrecError(f"prior weight {name} must be >= 0, got {getattr(self, name)!r}")
+
+
+def item_similarity(catalog: Catalog, logs: Mapping[str, Sequence[str]], neighbours: int = 100):
+    """Item-item cosine similarity of the items' user vectors in `logs` (user -> items), keeping each item's
+    `neighbours` most similar items (a sparse (items, items) CSR matrix, diagonal zero): the item-kNN of
+    Sarwar et al., the strongest simple baseline for users with a few known items."""
+    from scipy import sparse
+
+    rows, cols = [], []
+    for u, seq in enumerate(logs.values()):
+        for i in set(seq):
+            if i in catalog.index:
+                rows.append(u)
+                cols.append(catalog.index[i])
+    n = len(catalog)
+    m = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(max(len(logs), 1), n))
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(0))).ravel()
+    norms[norms == 0] = 1.0
+    inv = sparse.diags(1.0 / norms)
+    sim = (inv @ (m.T @ m) @ inv).tocsr()
+    sim.setdiag(0.0)
+    sim.eliminate_zeros()
+    if neighbours < n:  # keep the top `neighbours` per row: memory O(items * neighbours), not O(items^2)
+        data, indices, indptr = [], [], [0]
+        for r in range(n):
+            lo, hi = sim.indptr[r], sim.indptr[r + 1]
+            vals, idx = sim.data[lo:hi], sim.indices[lo:hi]
+            if len(vals) > neighbours:
+                top = np.argpartition(-vals, neighbours - 1)[:neighbours]
+                vals, idx = vals[top], idx[top]
+            data.append(vals)
+            indices.append(idx)
+            indptr.append(indptr[-1] + len(vals))
+        sim = sparse.csr_matrix((np.concatenate(data), np.concatenate(indices), indptr), shape=(n, n))
+    return sim.astype(np.float32)
+
+
+SHOP_PRIOR = "shop_prior.npz"
+
+
+def save_shop_prior(folder: Path, catalog: Catalog, logs: Mapping[str, Sequence[str]]) -> None:
+    """What an adapter keeps of the shop's logs for the prior: users per item and the item-kNN neighbours
+    (float16 similarities, int32 positions: ~600 bytes per item), by item ID so a grown catalog still maps."""
+    sim = item_similarity(catalog, logs)
+    counts = Counter(i for seq in logs.values() for i in set(seq))
+    np.savez_compressed(folder / SHOP_PRIOR, item_ids=np.array([it.item_id for it in catalog]),
+                        users=np.array([counts.get(it.item_id, 0) for it in catalog], dtype=np.int64),
+                        data=sim.data.astype(np.float16), indices=sim.indices.astype(np.int32), indptr=sim.indptr)
+
+
+def load_shop_prior(folder: Path, catalog: Catalog):
+    """(popularity by item ID, similarity over `catalog` positions) from an adapter folder, or None. Items the
+    adapter never saw get no popularity and no neighbours; they still get the text parts."""
+    from scipy import sparse
+
+    path = Path(folder) / SHOP_PRIOR
+    if not path.exists():
+        return None
+    z = np.load(path, allow_pickle=False)
+    ids = z["item_ids"].tolist()
+    saved = sparse.csr_matrix((z["data"].astype(np.float32), z["indices"], z["indptr"]), shape=(len(ids), len(ids)))
+    pos = np.array([catalog.index.get(i, -1) for i in ids])
+    coo = saved.tocoo()
+    keep = (pos[coo.row] >= 0) & (pos[coo.col] >= 0)
+    sim = sparse.csr_matrix((coo.data[keep], (pos[coo.row[keep]], pos[coo.col[keep]])),
+                            shape=(len(catalog), len(catalog)))
+    return dict(zip(ids, z["users"].tolist())), sim
+
+
+def log_popularity(catalog: Catalog, popularity: Mapping[str, int] | None) -> np.ndarray | None:
+    if not popularity:
+        return None
+    return np.log1p(np.array([popularity.get(it.item_id, 0) for it in catalog], dtype=np.float64))
+
+
+def profile_text(profile: UserProfile, recent: list[Item]) -> str:
+    """The words a lexical match uses: stated interests, free text, occupation, and the known items' text."""
+    parts = [p for p in (*profile.interests, profile.free_text, profile.occupation) if p]
+    return " ; ".join(parts + [it.text(300) for it in recent])
+
+
+class ItemPrior:
+    """Per-item prior scores for a profile; `components()` gives each part, `logprior()` their weighted sum
+    as a log-distribution over the catalog (None when nothing applies)."""
+
+    def __init__(self, catalog: Catalog, item_emb: np.ndarray, encoder, weights: PriorWeights = PriorWeights(),
+                 popularity: Mapping[str, int] | None = None, similarity=None):
+        self.catalog, self.item_emb, self.encoder, self.weights = catalog, item_emb, encoder, weights
+        self.log_pop = log_popularity(catalog, popularity)
+        self.similarity = similarity
+        self.prices = np.nan_to_num(np.array([np.nan if it.price is None else it.price for it in catalog],
+                                             dtype=np.float64), nan=0.0)  # unpriced: never "over budget"
+        self._levels = [{lvl.lower() for lvl in it.category} for it in catalog]
+        self.tfidf = self.item_terms = None
+        if weights.lexical:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            self.tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+            self.item_terms = self.tfidf.fit_transform([it.text(1000) for it in catalog])
+
+    def components(self, profile: UserProfile, recent: list[Item]) -> dict[str, np.ndarray]:
+        """The parts that apply to this profile (a part that does not apply is absent, not zero)."""
+        out: dict[str, np.ndarray] = {}
+        words = [p for p in (*profile.interests, profile.free_text, profile.occupation) if p]
+        rows = [self.catalog.index[it.item_id] for it in recent]
+        if words or rows:
+            q = np.zeros(self.item_emb.shape[1], dtype=np.float32)
+            if rows:
+                q += self.item_emb[rows].mean(0)
+            if words:
+                q += self.encoder.encode(["; ".join(words)])[0]
+            out["text"] = (self.item_emb @ (q / max(float(np.linalg.norm(q)), 1e-9))).astype(np.float64)
+        if self.tfidf is not None and (words or rows):
+            q = self.tfidf.transform([profile_text(profile, recent)])
+            out["lexical"] = (self.item_terms @ q.T).toarray().ravel()
+        if profile.interests:
+            wanted = {i.lower() for i in profile.interests}
+            out["interest"] = np.array([1.0 if lv & wanted else 0.0 for lv in self._levels])
+        if self.log_pop is not None:
+            out["popularity"] = self.log_pop
+        if self.similarity is not None and rows:
+            out["collab"] = np.asarray(self.similarity[rows].sum(0), dtype=np.float64).ravel()
+        if profile.budget is not None:
+            out["budget"] = -np.maximum(self.prices / profile.budget - 1.0, 0.0)
+        return out
+
+    def logprior(self, profile: UserProfile, recent: list[Item]) -> np.ndarray | None:
+        return combine(self.components(profile, recent), self.weights)
+
+
+def combine(parts: dict[str, np.ndarray], weights: PriorWeights) -> np.ndarray | None:
+    """Weighted sum of prior parts, normalised to a log-distribution; None if no part has weight."""
+    used = [(getattr(weights, name), v) for name, v in parts.items() if getattr(weights, name)]
+    if not used:
+        return None
+    z = sum(w * v for w, v in used)
+    return z - np.logaddexp.reduce(z)

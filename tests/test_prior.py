@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from genrec import Catalog, GenrecError, UserProfile
+from genrec.catalog import Item
+from genrec.prior import ItemPrior, PriorWeights, combine, item_similarity
+from genrec.recommender import Recommender
+
+from .conftest import make_recommender
+
+ITEMS = [Item("a", "Blue gel pen", category=("Office", "Pens"), price=2.0),
+         Item("b", "Red gel pen", category=("Office", "Pens"), price=3.0),
+         Item("c", "Stapler", category=("Office", "Staplers"), price=20.0),
+         Item("d", "Printer ink", category=("Office", "Ink"), price=40.0)]
+LOGS = {"u1": ["a", "b"], "u2": ["a", "b", "c"], "u3": ["c", "d"], "u4": ["d"]}
+
+
+def test_item_similarity_is_the_cosine_of_user_vectors_with_a_zero_diagonal():
+    cat = Catalog(ITEMS)
+    sim = item_similarity(cat, LOGS).toarray()
+    users = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 1, 1], [0, 0, 0, 1]], dtype=float)
+    norms = np.linalg.norm(users, axis=0)
+    want = users.T @ users / np.outer(norms, norms)
+    np.fill_diagonal(want, 0.0)
+    assert np.allclose(sim, want)
+    top1 = item_similarity(cat, LOGS, neighbours=1).toarray()
+    assert (np.count_nonzero(top1, axis=1) == 1).all()
+    assert np.allclose(top1.max(1), want.max(1))  # the one neighbour kept is the most similar
+
+
+def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
+    cat = Catalog(ITEMS)
+    emb = encoder.encode([it.text() for it in ITEMS])
+    prior = ItemPrior(cat, emb, encoder, PriorWeights(), popularity={"a": 3}, similarity=item_similarity(cat, LOGS))
+    assert set(prior.components(UserProfile(), [])) == {"popularity"}
+    parts = prior.components(UserProfile(interests=("pens",), budget=10.0, recent_items=("c",)), [cat.get("c")])
+    assert set(parts) == {"text", "interest", "popularity", "collab", "budget"}
+    assert parts["interest"].tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert parts["budget"].tolist() == [0.0, 0.0, -1.0, -3.0]
+    assert np.allclose(parts["collab"], [0.5, 0.5, 0.0, 0.5])  # each shares one user with c; c itself is 0
+    assert np.isclose(np.logaddexp.reduce(combine(parts, PriorWeights())), 0.0)
+    assert combine(parts, PriorWeights(text=0, interest=0, popularity=0, collab=0, budget=0)) is None
+    assert "lexical" not in parts  # its weight is 0 by default: no TF-IDF index is built
+    with pytest.raises(GenrecError, match="collab"):
+        PriorWeights(collab=-1.0)
+
+
+def test_logs_give_a_recommender_popularity_and_a_collaborative_prior(demo, tiny_model, tokenizer, encoder):
+    small = Catalog(list(demo)[:40])
+    ids = [it.item_id for it in small]
+    logs = {f"u{n}": [ids[n % 5], ids[20 + n % 5]] for n in range(30)}  # item n is always taken with item 20+n
+    logs["u99"] = [ids[7]]
+    base = make_recommender(small, tiny_model, tokenizer, encoder, model_weight=0.0)
+    only_collab = PriorWeights(text=0.0, interest=0.0, popularity=0.0, collab=10.0, budget=0.0)
+    cfg = base.config.__class__(**{**base.config.__dict__, "prior": only_collab})
+    rec = Recommender(small, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder, logs=logs)
+    for n in range(5):
+        assert rec.recommend({"recent_items": [ids[n]]}, k=1, explain=False)[0].item_id == ids[20 + n]
+    popular = Recommender(small, config=base.config, model=tiny_model, tokenizer=tokenizer, encoder=encoder,
+                          logs=logs)
+    top = [r.item_id for r in popular.recommend({}, k=10, explain=False)]
+    assert set(top) == {ids[n % 5] for n in range(5)} | {ids[20 + n] for n in range(5)}  # taken 6x each
+
+
+def test_lexical_part_matches_exact_words(encoder):
+    cat = Catalog(ITEMS)
+    prior = ItemPrior(cat, encoder.encode([it.text() for it in ITEMS]), encoder, PriorWeights(lexical=10.0))
+    lex = prior.components(UserProfile(free_text="need printer ink"), [])["lexical"]
+    assert lex.argmax() == 3 and lex[3] > 0 and lex[2] == 0.0
