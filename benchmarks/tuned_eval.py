@@ -1,13 +1,14 @@
 """genrec with tuned search weights on a dataset's cold-start protocols, against the baselines, with ablations.
 
-The model runs once per distinct prompt (exhaustive scoring: `Recommender.edge_logits`, every item's exact
-log-probability, cached on disk), so any mix of model and prior weights is then scored without the model.
-The weights (model, and the prior's text / interest / popularity / collab parts) are chosen by grid search
-on `valid_cold_users` only (objective: mean NDCG@10 over k=0 with interests and k=1..3), then applied once
-to `test_cold_users` (protocol A) and protocol B. Systems in the report:
-  genrec          model + prior, weights tuned on valid
+On the validation users the model runs once per distinct prompt (exhaustive scoring: `Recommender.edge_logits`,
+every item's exact log-probability, cached on disk), so any mix of model and prior weights is then scored
+without the model. The weights (model, and the prior's text / lexical / interest / popularity / collab parts)
+are chosen by grid search on a sample of `valid_cold_users` only (objective: mean NDCG@10 over k=0 with
+interests and k=1..3), then applied once to `test_cold_users` (protocol A) and protocol B. Systems:
+  genrec          model + prior, weights tuned on valid; on test it runs the beam search of recommend(), in
+                  the reference cells (k=0 with interests, k=1..3, cold-only)
   genrec-prior    the prior alone (model weight 0), its weights tuned on valid: what the adapter adds
-  genrec-model    the model alone (no prior): what the adapter knows by itself
+  genrec-model    the model alone (no prior), on valid only (tuning.json): what the adapter knows by itself
 plus the baselines on the same cases (paired tests in the report). Protocol A systems learn from the
 training users' logs, protocol B systems from every user's warm items, as in `genrec eval`.
 Run: python benchmarks/tuned_eval.py --data ../shared/data/amazon_office [--adapter DIR] --out DIR
@@ -27,12 +28,24 @@ from tqdm.auto import tqdm
 
 from genrec.base_model import BaseModelConfig
 from genrec.dataset import Dataset
-from genrec.evaluate import EvalConfig, Run, build_system, case_row, protocol_a, protocol_b, training_view, write_report
+from genrec.evaluate import (
+    EvalConfig,
+    Run,
+    build_system,
+    case_row,
+    paired_test,
+    protocol_a,
+    protocol_b,
+    summarize,
+    training_view,
+    write_report,
+)
 from genrec.prior import ItemPrior, PriorWeights, item_similarity
 from genrec.recommender import Recommender, RecommenderConfig
 
 A_SETTINGS = ("k=0", "k=0+interests", "k=1", "k=2", "k=3")
 OBJECTIVE = ("k=0+interests", "k=1", "k=2", "k=3")
+MODEL_SETTINGS = OBJECTIVE + ("cold-only",)  # where genrec runs on test: the reference cells
 # text + lexical > 0 always (points without any text match are skipped): for cold items text is all there is.
 GRID = {"model": (0.0, 0.25, 0.5, 1.0, 2.0), "text": (0.0, 5.0, 10.0, 20.0, 40.0),
         "lexical": (0.0, 5.0, 10.0, 20.0, 40.0), "interest": (0.0, 1.0, 3.0, 10.0),
@@ -137,7 +150,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--base", default=None, help="base model (.gguf or HF folder); default: packaged Gemma")
     ap.add_argument("--batch-size", type=int, default=8, help="prompts per model pass")
-    ap.add_argument("--valid-users", type=int, default=None, help="sample of validation users (default: all)")
+    ap.add_argument("--valid-users", type=int, default=200, help="validation users sampled for tuning (0: all)")
+    ap.add_argument("--test-users", type=int, default=None, help="sample the test users (dry runs only)")
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args()
     out = Path(args.out)
@@ -148,7 +162,7 @@ def main() -> None:
     rec = Recommender(data.catalog, adapter=args.adapter, config=config)
     with_model = args.adapter is not None
 
-    def prepared(protocol: str, split: str, max_users=None) -> Scored:
+    def cases_and_prior(protocol: str, split: str, max_users=None) -> tuple[list, ItemPrior]:
         cfg = EvalConfig(protocols=(protocol,), split=split, max_users=max_users, seed=args.seed)
         cases = protocol_a(data, cfg) if protocol == "A" else protocol_b(data, cfg)
         if protocol == "A":
@@ -157,10 +171,11 @@ def main() -> None:
         pop = Dataset(data.catalog, logs).popularity()
         prior = ItemPrior(data.catalog, rec.prior.item_emb, rec.encoder, PriorWeights(lexical=1.0), popularity=pop,
                           similarity=item_similarity(data.catalog, logs))  # every part built; weights come later
-        edges = model_edges(rec, cases, out / f"edges_{protocol}_{split}.npz") if with_model else None
-        return Scored(rec, prior, cases, edges)
+        return cases, prior
 
-    valid = prepared("A", "valid_cold_users", args.valid_users)
+    cases, prior = cases_and_prior("A", "valid_cold_users", args.valid_users or None)
+    edges = model_edges(rec, cases, out / "edges_valid.npz") if with_model else None
+    valid = Scored(rec, prior, cases, edges)
     t_valid = time.perf_counter()
     chosen = {"genrec-prior": tune(valid, (0.0,))}
     if with_model:
@@ -171,25 +186,49 @@ def main() -> None:
     t_tune = time.perf_counter()
     print(json.dumps({k: v[2] for k, v in chosen.items()}, indent=1), flush=True)
 
+    # Test: the prior alone is ranked exactly (no model); genrec runs its beam search (the recommend() path)
+    # with the chosen weights, as a shop would; the model-only ablation is reported on valid only.
     run = Run()
-    for protocol, split in (("A", "test_cold_users"), ("B", "test_cold_users")):
-        scored = prepared(protocol, split)
-        cold = set(data.splits.get("cold_items", []))
-        for name, (mw, w, _) in chosen.items():
-            for c, (top,) in zip(scored.cases, scored.ranked(weight_vector(mw, w)[None])):
-                run.per_user.append(case_row(name, c, [data.catalog[int(i)].item_id for i in top], data, cold))
+    cold = set(data.splits.get("cold_items", []))
+    for protocol in ("A", "B"):
+        cases, prior = cases_and_prior(protocol, "test_cold_users", args.test_users)
+        mw, w, _ = chosen["genrec-prior"]
+        for c, (top,) in zip(cases, Scored(rec, prior, cases, None).ranked(weight_vector(mw, w)[None])):
+            run.per_user.append(case_row("genrec-prior", c, [data.catalog[int(i)].item_id for i in top], data, cold))
+        if with_model:
+            mw, prior.weights, _ = chosen["genrec"]
+            rec.prior, rec.model_weight = prior, mw
+            mine = [c for c in cases if c.setting in MODEL_SETTINGS]  # the cells compared (model time is dear)
+            ranked = rec.rank_batch([c.profile for c in mine], [c.filters for c in mine], 20)
+            for c, r in zip(mine, ranked):
+                run.per_user.append(case_row("genrec", c, [data.catalog[i].item_id for i, _ in r], data, cold))
         for name in BASELINES:
             system = build_system(name, data, protocol)
-            ranked = system.rank_batch([c.profile for c in scored.cases], [c.filters for c in scored.cases], 20)
-            for c, r in zip(scored.cases, ranked):
+            ranked = system.rank_batch([c.profile for c in cases], [c.filters for c in cases], 20)
+            for c, r in zip(cases, ranked):
                 run.per_user.append(case_row(name, c, [data.catalog[i].item_id for i, _ in r], data, cold))
-    systems = list(chosen) + list(BASELINES)
+    systems = [n for n in ("genrec", "genrec-prior") if n in chosen] + list(BASELINES)
     write_report(run, data, out, systems, f"python benchmarks/tuned_eval.py --data {args.data} --adapter "
                                           f"{'ADAPTER' if with_model else 'none'} --out {out}")
+    comparisons = []  # per setting: genrec (or the prior) against the best baseline, and against the prior alone
+    summary = summarize(run, data)
+    ours = "genrec" if with_model else "genrec-prior"
+    for protocol, setting in sorted({(x["protocol"], x["setting"]) for x in summary}):
+        cell = [x for x in summary if (x["protocol"], x["setting"]) == (protocol, setting)]
+        best = max((x for x in cell if x["system"] in BASELINES), key=lambda x: x["ndcg@10"])["system"]
+        rows = {n: [r for r in run.per_user if (r["system"], r["protocol"], r["setting"]) == (n, protocol, setting)]
+                for n in (ours, best, "genrec-prior")}
+        if not rows[ours]:
+            continue
+        comparisons.append({"protocol": protocol, "setting": setting, "vs": best,
+                            **paired_test(rows[ours], rows[best])})
+        if with_model:
+            comparisons.append({"protocol": protocol, "setting": setting, "vs": "genrec-prior",
+                                **paired_test(rows[ours], rows["genrec-prior"])})
     meta = rec.adapter_meta
     (out / "tuning.json").write_text(json.dumps({
         "chosen_on": "valid_cold_users", "valid_cases": len(valid.cases),
-        "chosen": {k: v[2] for k, v in chosen.items()},
+        "chosen": {k: v[2] for k, v in chosen.items()}, "comparisons": comparisons,
         "grid": GRID, "objective": OBJECTIVE, "wall_s": {"load_and_valid_scores": t_valid - t0,
                                                           "tuning": t_tune - t_valid,
                                                           "test": time.perf_counter() - t_tune},

@@ -22,7 +22,7 @@ from .contract import (
     resolve_filters,
     to_recommendations,
 )
-from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch, edge_logits_batch
+from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch, tree_edge_logits
 from .embed import Encoder, default_encoder, encode_catalog
 from .errors import GenrecError, ModelError
 from .explain import explain_items
@@ -42,8 +42,10 @@ class RecommenderConfig:
     base: BaseModelConfig = field(default_factory=BaseModelConfig)
     codes: CodeConfig = field(default_factory=CodeConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
-    max_recent_items: int = 5  # most recent items shown in the prompt
-    description_chars: int = 200  # characters of each shown item's description
+    # Prompt shape. None: what the adapter was trained with (its data_config), else 5 items and 200 characters;
+    # an adapter sees the prompts it learned on.
+    max_recent_items: int | None = None  # most recent items shown in the prompt
+    description_chars: int | None = None  # characters of each shown item's description
     explain_max_new_tokens: int = 32
     # Let the model phrase explanations? None: only with an adapter. Measured on the demo catalog: 0 of 250
     # zero-shot sentences from the base model passed the grounding check, at ~2.3 s per request of 10 items.
@@ -54,7 +56,7 @@ class RecommenderConfig:
 
     def __post_init__(self):
         for name in ("max_recent_items", "description_chars", "explain_max_new_tokens"):
-            if getattr(self, name) < 0:
+            if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.batch_size < 1:
             raise GenrecError(f"batch_size must be >= 1, got {self.batch_size!r}")
@@ -105,6 +107,11 @@ class Recommender:
                 # the output rows it needs directly.
                 model = model.merge_and_unload()
         self.model = model
+        trained = self.adapter_meta.get("data_config", {})
+        self.max_recent_items = config.max_recent_items if config.max_recent_items is not None else \
+            trained.get("max_recent_items", 5)
+        self.description_chars = config.description_chars if config.description_chars is not None else \
+            trained.get("description_chars", 200)
         mw = config.search.model_weight
         self.model_weight = (1.0 if adapter is not None else 0.0) if mw is None else mw
         ewm = config.explain_with_model
@@ -152,9 +159,9 @@ class Recommender:
 
     def prompt(self, profile: UserProfile) -> tuple[str, list[Item]]:
         recent = [self.catalog.get(r.item_id) for r in profile.recent_items]
-        shown = recent[-self.config.max_recent_items:] if self.config.max_recent_items else []
+        shown = recent[-self.max_recent_items:] if self.max_recent_items else []
         text = render("recommend", profile=profile, recent_items=shown,
-                      description_chars=self.config.description_chars)
+                      description_chars=self.description_chars)
         return text, recent
 
     def item_logprior(self, profile: UserProfile, recent: list[Item]) -> np.ndarray | None:
@@ -219,13 +226,11 @@ class Recommender:
         `self.trie.item_logprobs(row, allowed)` then gives every item's exact model log-probability under any
         filter, and prior weights can be tuned without running the model again (evaluation, small catalogs;
         costs about one 10-beam search per profile on a catalog of a few thousand items)."""
-        out = []
-        step = self.config.batch_size
-        for start in range(0, len(profiles), step):
-            prompts = [self.tokenizer(self.prompt(p)[0])["input_ids"] for p in profiles[start:start + step]]
-            scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0)
-            out.append(edge_logits_batch(scorer, self.trie, len(prompts)))
-        return np.concatenate(out) if out else np.zeros((0, self.trie.n_nodes), dtype=np.float32)
+        if not profiles:
+            return np.zeros((0, self.trie.n_nodes), dtype=np.float32)
+        prompts = [self.tokenizer(self.prompt(p)[0])["input_ids"] for p in profiles]
+        return tree_edge_logits(self.model, prompts, self.trie, self.tokenizer.pad_token_id or 0,
+                                self.config.batch_size)
 
     def rank_batch(self, profiles: list[UserProfile], filters: list[Filters], n: int) -> list[list[tuple[int, float]]]:
         """Top-n (catalog position, score) per profile, `batch_size` users per search (the evaluation's path)."""

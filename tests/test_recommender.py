@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from genrec import Catalog, Filters, GenrecError, Recommender, UserProfile
-from genrec.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search
+from genrec.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search, edge_logits_batch, tree_edge_logits
 from genrec.demo.requests import allowed_ids, random_request
 from genrec.explain import is_grounded, item_facts
 from genrec.item_ids import END
@@ -231,3 +231,19 @@ def test_popularity_prior_ranks_an_empty_profile_by_popularity(demo, tiny_model,
     got = [r.item_id for r in rec_pop.recommend({}, k=5, explain=False)]
     assert got == sorted(pop, key=lambda i: -pop[i])[:5]
     assert rec.item_logprior(UserProfile(), []) is None  # no popularity, no text: no prior at all
+
+
+def test_tree_attention_scoring_equals_scoring_each_prefix_with_its_own_cache(demo, tiny_model, tokenizer, encoder):
+    """One forward with a tree mask (tree_edge_logits) must give the logits that running every branching prefix
+    through an expanded KV cache gives (edge_logits_batch + ModelScorer), for left-padded prompts of different
+    lengths, prompts longer than the tiny model's 16-token sliding window included."""
+    small = Catalog(list(demo)[:90])
+    rec = make_recommender(small, tiny_model, tokenizer, encoder)
+    profiles = [UserProfile(), UserProfile(interests=("running",), free_text="first trail race, light shoes"),
+                UserProfile(recent_items=(small[3].item_id, small[40].item_id))]
+    prompts = [tokenizer(rec.prompt(p)[0])["input_ids"] for p in profiles]
+    assert len({len(p) for p in prompts}) == 3 and max(len(p) for p in prompts) > 16
+    want = edge_logits_batch(ModelScorer(tiny_model, prompts), rec.trie, len(prompts))
+    got = tree_edge_logits(tiny_model, prompts, rec.trie, users_per_pass=2)
+    assert np.abs(got - want).max() < 1e-4
+    assert np.abs(rec.edge_logits(profiles) - want).max() < 1e-4
