@@ -36,11 +36,13 @@ COMPONENTS = ("text", "lexical", "interest", "popularity", "collab", "budget")
 class PriorWeights:
     """Weight of each prior component in the search score (log-probability units); 0 turns one off."""
 
+    # Defaults: the weights chosen for the prior alone on 200 Amazon Office validation cold users
+    # (benchmarks/tuned_eval.py; results/amazon_office). Budget was not tuned (that data has no prices).
     text: float = 20.0  # per unit of cosine similarity (= 1 / temperature 0.05)
-    lexical: float = 0.0  # per unit of TF-IDF cosine similarity; 0 also skips building the TF-IDF index
-    interest: float = 3.0  # log-odds bonus of an item in a stated interest's category
+    lexical: float = 20.0  # per unit of TF-IDF cosine similarity; 0 also skips building the TF-IDF index
+    interest: float = 1.0  # log-odds bonus of an item in a stated interest's category
     popularity: float = 1.0  # per nat of log(1 + users)
-    collab: float = 0.0  # per unit of summed item-kNN similarity; used only when logs are given
+    collab: float = 40.0  # per unit of summed item-kNN similarity; used only when logs are given
     budget: float = 3.0  # log-odds lost per 100% over the stated budget
 
     def __post_init__(self):

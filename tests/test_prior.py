@@ -34,13 +34,14 @@ def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
     prior = ItemPrior(cat, emb, encoder, PriorWeights(), popularity={"a": 3}, similarity=item_similarity(cat, LOGS))
     assert set(prior.components(UserProfile(), [])) == {"popularity"}
     parts = prior.components(UserProfile(interests=("pens",), budget=10.0, recent_items=("c",)), [cat.get("c")])
-    assert set(parts) == {"text", "interest", "popularity", "collab", "budget"}
+    assert set(parts) == {"text", "lexical", "interest", "popularity", "collab", "budget"}
     assert parts["interest"].tolist() == [1.0, 1.0, 0.0, 0.0]
     assert parts["budget"].tolist() == [0.0, 0.0, -1.0, -3.0]
     assert np.allclose(parts["collab"], [0.5, 0.5, 0.0, 0.5])  # each shares one user with c; c itself is 0
     assert np.isclose(np.logaddexp.reduce(combine(parts, PriorWeights())), 0.0)
-    assert combine(parts, PriorWeights(text=0, interest=0, popularity=0, collab=0, budget=0)) is None
-    assert "lexical" not in parts  # its weight is 0 by default: no TF-IDF index is built
+    assert combine(parts, PriorWeights(text=0, lexical=0, interest=0, popularity=0, collab=0, budget=0)) is None
+    no_lexical = ItemPrior(cat, emb, encoder, PriorWeights(lexical=0.0))
+    assert no_lexical.tfidf is None and "lexical" not in no_lexical.components(UserProfile(free_text="pen"), [])
     with pytest.raises(GenrecError, match="collab"):
         PriorWeights(collab=-1.0)
 

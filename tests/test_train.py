@@ -73,7 +73,7 @@ def test_training_moves_lora_and_code_rows_only_and_reloads_identically(shop, tm
         assert torch.allclose(trained(x).logits, merged(x).logits, atol=1e-4)
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["README.md", "adapter_config.json", "adapter_model.safetensors", "codes.json", "codes.npz",
-         "genrec_adapter.json"])
+         "genrec_adapter.json", "shop_prior.npz"])
     assert (out / "adapter_model.safetensors").stat().st_size < 2_000_000
 
 
