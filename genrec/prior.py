@@ -4,8 +4,8 @@ The search adds `weight * component` for each part to the model's log-probabilit
 popularity prior to the constrained logits); each part is a per-item score vector:
 
 - text: cosine similarity of the profile (its stated words, and the mean vector of its known items) to each
-  item's text, divided by a temperature. Known items enter as item vectors rather than re-encoded titles:
-  measured on the Amazon validation users, the item-to-item form ranks better (see benchmarks/results).
+  item's text, times the weight (1 / temperature). Known items enter as their stored item vectors, as the
+  embedding-kNN baseline does, so no known item's text is encoded again per request.
 - lexical: TF-IDF cosine similarity of the same profile text (words, and the known items' text) to each
   item's text: exact words (model numbers, brands, "toner") that a sentence embedding blurs; dense + sparse,
   as hybrid retrieval does.

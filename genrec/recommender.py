@@ -50,7 +50,7 @@ class RecommenderConfig:
     # Let the model phrase explanations? None: only with an adapter. Measured on the demo catalog: 0 of 250
     # zero-shot sentences from the base model passed the grounding check, at ~2.3 s per request of 10 items.
     explain_with_model: bool | None = None
-    prior: PriorWeights = field(default_factory=PriorWeights)  # text, interest, popularity, collab, budget
+    prior: PriorWeights = field(default_factory=PriorWeights)  # weights of the prior's parts (genrec.prior)
     cache_index: bool = True  # keep the catalog's codes on disk (keyed by catalog fingerprint)
     batch_size: int = 16  # users per search in rank_batch (bulk scoring and evaluation)
 
