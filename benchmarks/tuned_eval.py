@@ -76,32 +76,30 @@ class Scored:
             m[:, ~allowed] = 0.0
             self.parts.append(m)
 
-    def ranked(self, weights: np.ndarray, n: int = 20) -> list[list[np.ndarray]]:
-        """Top-n catalog positions per case for each row of `weights` (grid points x PARTS)."""
-        out = []
-        for m, allowed in zip(self.parts, self.allowed):
-            score = np.where(allowed, weights @ m, -np.inf)  # (grid, items)
-            take = min(n, int(allowed.sum()))
-            top = np.argpartition(-score, take - 1, axis=1)[:, :take] if take else np.zeros((len(weights), 0), int)
-            rows = []
-            for g in range(len(weights)):
-                t = top[g]
-                rows.append(t[np.lexsort((t, -score[g, t]))])  # by score, then catalog order: deterministic
-            out.append(rows)
-        return out
+    def _top(self, m: np.ndarray, allowed: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+        """(grid, <= n) catalog positions, best first, ties in catalog order, for each row of `weights`."""
+        score = np.where(allowed, weights @ m, -np.inf)  # (grid, items)
+        take = min(n, int(allowed.sum()))
+        if not take:
+            return np.zeros((len(weights), 0), dtype=np.int64)
+        top = np.argpartition(-score, take - 1, axis=1)[:, :take]
+        keys = np.take_along_axis(score, top, 1)
+        order = np.lexsort((top, -keys), axis=1)  # by score, then catalog order: deterministic
+        return np.take_along_axis(top, order, 1)
+
+    def ranked(self, weights: np.ndarray, n: int = 20) -> list[np.ndarray]:
+        """Top-n catalog positions per case: (grid points, n) for each row of `weights` (grid points x PARTS)."""
+        return [self._top(m, allowed, weights, n) for m, allowed in zip(self.parts, self.allowed)]
 
     def ndcg(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Mean NDCG@10 per setting for each row of `weights` (gain 1 per target, as metrics.ndcg_at_k)."""
         disc = 1.0 / np.log2(np.arange(2, 12))
         sums: dict[str, list[np.ndarray]] = {}
         for m, allowed, hit, c in zip(self.parts, self.allowed, self.targets, self.cases):
-            score = np.where(allowed, weights @ m, -np.inf)
-            take = min(10, int(allowed.sum()))
-            top = np.argpartition(-score, take - 1, axis=1)[:, :take]
-            order = np.take_along_axis(score, top, 1).argsort(1, kind="stable")[:, ::-1]
-            top = np.take_along_axis(top, order, 1)
+            top = self._top(m, allowed, weights, 10)
             ideal = disc[: min(int(hit.sum()), 10)].sum()
-            sums.setdefault(c.setting, []).append(hit[top] @ disc[:take] / ideal if ideal else np.zeros(len(weights)))
+            gains = hit[top] @ disc[: top.shape[1]] / ideal if ideal else np.zeros(len(weights))
+            sums.setdefault(c.setting, []).append(gains)
         return {s: np.mean(v, 0) for s, v in sums.items()}
 
 

@@ -18,7 +18,6 @@ popularity prior to the constrained logits); each part is a per-item score vecto
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .catalog import Catalog, Item
+from .dataset import Dataset
 from .errors import GenrecError
 from .profile import UserProfile
 
@@ -93,7 +93,7 @@ def save_shop_prior(folder: Path, catalog: Catalog, logs: Mapping[str, Sequence[
     """What an adapter keeps of the shop's logs for the prior: users per item and the item-kNN neighbours
     (float16 similarities, int32 positions: ~600 bytes per item), by item ID so a grown catalog still maps."""
     sim = item_similarity(catalog, logs)
-    counts = Counter(i for seq in logs.values() for i in set(seq))
+    counts = Dataset(catalog, dict(logs)).popularity()
     np.savez_compressed(folder / SHOP_PRIOR, item_ids=np.array([it.item_id for it in catalog]),
                         users=np.array([counts.get(it.item_id, 0) for it in catalog], dtype=np.int64),
                         data=sim.data.astype(np.float16), indices=sim.indices.astype(np.int32), indptr=sim.indptr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from .contract import (
     resolve_filters,
     to_recommendations,
 )
+from .dataset import Dataset
 from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch, tree_edge_logits
 from .embed import Encoder, default_encoder, encode_catalog
 from .errors import GenrecError, ModelError
@@ -76,7 +76,7 @@ class Recommender:
         own copy of its training logs' prior (shop_prior.npz) is used."""
         self.catalog, self.config = catalog, config
         if logs is not None and popularity is None:
-            popularity = Counter(i for seq in logs.values() for i in set(seq))
+            popularity = Dataset(catalog, dict(logs)).popularity()
         similarity = item_similarity(catalog, logs) if logs is not None and config.prior.collab else None
         if adapter is not None and logs is None and popularity is None:  # the logs the adapter was trained on
             popularity, similarity = load_shop_prior(adapter, catalog) or (None, None)
