@@ -4,7 +4,10 @@ On the validation users the model runs once per distinct prompt (exhaustive scor
 every item's exact log-probability, cached on disk), so any mix of model and prior weights is then scored
 without the model. The weights (model, and the prior's text / lexical / interest / popularity / collab parts)
 are chosen by grid search on a sample of `valid_cold_users` only (objective: mean NDCG@10 over k=0 with
-interests and k=1..3), then applied once to `test_cold_users` (protocol A) and protocol B. Systems:
+interests and k=1..3), then applied once to `test_cold_users` (protocol A) and protocol B. The weights for
+requests that allow new items only (RecommenderConfig.new_items_*: model, text, lexical) are chosen on the
+validation users' protocol B cold-only cases (their cold items ranked from their warm ones); protocol B's
+test then leaves those users out. Systems:
   genrec          model + prior, weights tuned on valid; on test it runs the beam search of recommend(), in
                   the reference cells (k=0 with interests, k=1..3, cold-only)
   genrec-prior    the prior alone (model weight 0), its weights tuned on valid: what the adapter adds
@@ -20,7 +23,7 @@ import argparse
 import itertools
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +43,7 @@ from genrec.evaluate import (
     training_view,
     write_report,
 )
-from genrec.prior import ItemPrior, PriorWeights, item_similarity
+from genrec.prior import ItemPrior, PriorWeights, category_similarity, item_similarity
 from genrec.recommender import Recommender, RecommenderConfig
 
 A_SETTINGS = ("k=0", "k=0+interests", "k=1", "k=2", "k=3")
@@ -76,7 +79,7 @@ class Scored:
             m[:, ~allowed] = 0.0
             self.parts.append(m)
 
-    def _top(self, m: np.ndarray, allowed: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    def top_n(self, m: np.ndarray, allowed: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
         """(grid, <= n) catalog positions, best first, ties in catalog order, for each row of `weights`."""
         score = np.where(allowed, weights @ m, -np.inf)  # (grid, items)
         take = min(n, int(allowed.sum()))
@@ -87,16 +90,12 @@ class Scored:
         order = np.lexsort((top, -keys), axis=1)  # by score, then catalog order: deterministic
         return np.take_along_axis(top, order, 1)
 
-    def ranked(self, weights: np.ndarray, n: int = 20) -> list[np.ndarray]:
-        """Top-n catalog positions per case: (grid points, n) for each row of `weights` (grid points x PARTS)."""
-        return [self._top(m, allowed, weights, n) for m, allowed in zip(self.parts, self.allowed)]
-
     def ndcg(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Mean NDCG@10 per setting for each row of `weights` (gain 1 per target, as metrics.ndcg_at_k)."""
         disc = 1.0 / np.log2(np.arange(2, 12))
         sums: dict[str, list[np.ndarray]] = {}
         for m, allowed, hit, c in zip(self.parts, self.allowed, self.targets, self.cases):
-            top = self._top(m, allowed, weights, 10)
+            top = self.top_n(m, allowed, weights, 10)
             ideal = disc[: min(int(hit.sum()), 10)].sum()
             gains = hit[top] @ disc[: top.shape[1]] / ideal if ideal else np.zeros(len(weights))
             sums.setdefault(c.setting, []).append(gains)
@@ -141,6 +140,21 @@ def tune(scored: Scored, model_weights: tuple[float, ...]) -> tuple[float, Prior
                    "model_weight": mw, "prior": asdict(w), "grid_points": len(points)}
 
 
+NEW_ITEMS_GRID = {"model": (0.0, 0.1, 0.25, 0.5, 1.0), "text": GRID["text"], "lexical": GRID["lexical"]}
+
+
+def tune_new_items(scored: Scored, model_weights: tuple[float, ...], usual: PriorWeights
+                   ) -> tuple[float, PriorWeights, dict]:
+    """The (model, text, lexical) weights with the best mean NDCG@10 on cold-only cases (ties: the smaller model
+    weight); popularity and collab are blank for new items, interest and budget stay as `usual`."""
+    points = [(mw, replace(usual, text=t, lexical=lex, popularity=0.0, collab=0.0))
+              for mw in model_weights for t in NEW_ITEMS_GRID["text"] for lex in NEW_ITEMS_GRID["lexical"] if t or lex]
+    cells = scored.ndcg(np.stack([weight_vector(mw, w) for mw, w in points]))["cold-only"]
+    b = int(np.argmax(cells))
+    mw, w = points[b]
+    return mw, w, {"objective": float(cells[b]), "model_weight": mw, "prior": asdict(w), "grid_points": len(points)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
@@ -168,21 +182,30 @@ def main() -> None:
         logs, _ = training_view(data, protocol)
         pop = Dataset(data.catalog, logs).popularity()
         prior = ItemPrior(data.catalog, rec.prior.item_emb, rec.encoder, PriorWeights(lexical=1.0), popularity=pop,
-                          similarity=item_similarity(data.catalog, logs))  # every part built; weights come later
+                          similarity=item_similarity(data.catalog, logs),
+                          categories=category_similarity(data.catalog, logs))  # every part built; weights come later
         return cases, prior
 
     cases, prior = cases_and_prior("A", "valid_cold_users", args.valid_users or None)
     edges = model_edges(rec, cases, out / "edges_valid.npz") if with_model else None
     valid = Scored(rec, prior, cases, edges)
+    valid_users = set(data.splits["valid_cold_users"])
+    cases_b, prior_b = cases_and_prior("B", "valid_cold_users")
+    cases_b = [c for c in cases_b if c.user in valid_users and c.setting == "cold-only"]
+    edges_b = model_edges(rec, cases_b, out / "edges_valid_new_items.npz") if with_model else None
+    valid_new = Scored(rec, prior_b, cases_b, edges_b)
     t_valid = time.perf_counter()
     chosen = {"genrec-prior": tune(valid, (0.0,))}
+    new_items = {"genrec-prior": tune_new_items(valid_new, (0.0,), chosen["genrec-prior"][1])}
     if with_model:
         chosen["genrec"] = tune(valid, GRID["model"][1:])
+        new_items["genrec"] = tune_new_items(valid_new, NEW_ITEMS_GRID["model"], chosen["genrec"][1])
         model_only = PriorWeights(text=0, lexical=0, interest=0, popularity=0, collab=0, budget=0)
         cells = valid.ndcg(weight_vector(1.0, model_only)[None])
         chosen["genrec-model"] = (1.0, model_only, {"cells": {s: float(v[0]) for s, v in cells.items()}})
     t_tune = time.perf_counter()
-    print(json.dumps({k: v[2] for k, v in chosen.items()}, indent=1), flush=True)
+    print(json.dumps({k: v[2] for k, v in chosen.items()}, indent=1),
+          json.dumps({k: v[2] for k, v in new_items.items()}, indent=1), flush=True)
 
     # Test: the prior alone is ranked exactly (no model); genrec runs its beam search (the recommend() path)
     # with the chosen weights, as a shop would; the model-only ablation is reported on valid only.
@@ -190,12 +213,17 @@ def main() -> None:
     cold = set(data.splits.get("cold_items", []))
     for protocol in ("A", "B"):
         cases, prior = cases_and_prior(protocol, "test_cold_users", args.test_users)
-        mw, w, _ = chosen["genrec-prior"]
-        for c, (top,) in zip(cases, Scored(rec, prior, cases, None).ranked(weight_vector(mw, w)[None])):
-            run.per_user.append(case_row("genrec-prior", c, [data.catalog[int(i)].item_id for i in top], data, cold))
+        if protocol == "B":
+            cases = [c for c in cases if c.user not in valid_users]  # their cold items chose the new-items weights
+        scored = Scored(rec, prior, cases, None)
+        for i, c in enumerate(cases):  # the prior alone, with the new-items weights where only new items are allowed
+            mw, w, _ = (new_items if prior.new_items_only(scored.allowed[i]) else chosen)["genrec-prior"]
+            top = scored.top_n(scored.parts[i], scored.allowed[i], weight_vector(mw, w)[None], 20)[0]
+            run.per_user.append(case_row("genrec-prior", c, [data.catalog[int(j)].item_id for j in top], data, cold))
         if with_model:
             mw, prior.weights, _ = chosen["genrec"]
             rec.prior, rec.model_weight = prior, mw
+            rec.new_items_model_weight, rec.new_items_prior, _ = new_items["genrec"]
             mine = [c for c in cases if c.setting in MODEL_SETTINGS]  # the cells compared (model time is dear)
             ranked = rec.rank_batch([c.profile for c in mine], [c.filters for c in mine], 20)
             for c, r in zip(mine, ranked):
@@ -227,6 +255,8 @@ def main() -> None:
     (out / "tuning.json").write_text(json.dumps({
         "chosen_on": "valid_cold_users", "valid_cases": len(valid.cases),
         "chosen": {k: v[2] for k, v in chosen.items()}, "comparisons": comparisons,
+        "new_items_chosen_on": f"valid_cold_users' protocol B cold-only cases ({len(valid_new.cases)})",
+        "new_items_chosen": {k: v[2] for k, v in new_items.items()},
         "grid": GRID, "objective": OBJECTIVE, "wall_s": {"load_and_valid_scores": t_valid - t0,
                                                           "tuning": t_tune - t_valid,
                                                           "test": time.perf_counter() - t_tune},

@@ -11,6 +11,7 @@ reach the search. `CodeTrie.allowed_tokens` still serves `generate` users (see t
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -207,7 +208,7 @@ class _Beams:
         child, mask = self.child, self.mask
         mask_t = torch.from_numpy(mask)
         step = torch.zeros(mask.shape, dtype=torch.float64)
-        if logits is not None:
+        if logits is not None and model_weight:
             logits = logits.double().masked_fill(~mask_t, float("-inf"))
             step += model_weight * torch.log_softmax(logits, dim=-1)
         if self.logmass is not None:
@@ -242,21 +243,25 @@ class _Beams:
 
 
 def beam_search_batch(scorer: Scorer | None, trie: CodeTrie, ks: list[int], config: SearchConfig = SearchConfig(),
-                      item_logpriors: list[np.ndarray | None] | None = None, model_weight: float = 1.0,
+                      item_logpriors: list[np.ndarray | None] | None = None,
+                      model_weight: float | Sequence[float] = 1.0,
                       allowed: list[np.ndarray | None] | None = None) -> list[list[tuple[int, float]]]:
     """Top-k (payload, score) lists for several users at once, each best first with distinct payloads.
 
     Every step runs the model once for the live beams of all users together (the scorer holds one row per
     beam); each user's beams are ranked on their own, exactly as a search for that user alone. `allowed[u]`
     (a boolean mask over payloads) restricts user u to those items by masking the trie. A user gets
-    min(k, allowed items) results. At `model_weight` 0 the model is never run and the prior alone ranks.
+    min(k, allowed items) results. `model_weight` is one weight for all users or one per user; where every
+    weight is 0 the model is never run and the prior alone ranks.
     """
     n = len(ks)
     priors = item_logpriors or [None] * n
     masks = allowed or [None] * n
-    if len(priors) != n or len(masks) != n:
-        raise GenrecError("give one prior and one allowed mask (or None) per user")
+    weights = [float(model_weight)] * n if np.isscalar(model_weight) else [float(w) for w in model_weight]
+    if len(priors) != n or len(masks) != n or len(weights) != n:
+        raise GenrecError("give one prior, one allowed mask (or None) and one model weight per user")
     states = [_Beams(trie, k, config, p, a) for k, p, a in zip(ks, priors, masks)]
+    model_weight = any(weights)  # below: run the model at all?
     hidden = scorer.start() if model_weight else None
     live = list(range(n))  # users whose beams are the rows of `hidden`, in this order
     while live:
@@ -278,7 +283,7 @@ def beam_search_batch(scorer: Scorer | None, trie: CodeTrie, ks: list[int], conf
             rows = len(states[u].nodes)
             if g is not None:
                 keep = states[u].step(trie, None if logits is None else logits[r:r + rows, : g[1].shape[1]],
-                                      config, model_weight)
+                                      config, weights[u])
                 if not states[u].done:
                     parents.append(r + keep)
                     tokens_next.append(trie.node_token[states[u].nodes])

@@ -249,7 +249,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         codes.save(tmp)
-        save_shop_prior(tmp, catalog, sequences)  # popularity + item-kNN of the training logs, for the search prior
+        save_shop_prior(tmp, catalog, sequences)  # popularity, item-kNN, category-item: the search prior
         meta = {"base_model": base_model_id(model.get_base_model()), "prompt_template": "recommend",
                 "prompt_template_version": template_version("recommend"), "codes": asdict(config.codes),
                 "encoder": encoder.name, "catalog_fingerprint": catalog.fingerprint(), "catalog_items": len(catalog),

@@ -174,9 +174,10 @@ def test_a_batch_of_users_gets_what_each_would_get_alone():
         priors = [np.log(nrng.dirichlet(np.ones(n))) if rng.random() < 0.5 else None for _ in range(users)]
         masks = [nrng.random(n) < 0.6 if rng.random() < 0.5 else None for _ in range(users)]
         cfg = SearchConfig(beam_width=rng.choice([0, 2, 64]))
-        got = beam_search_batch(BatchTableScorer(seeds), trie, ks, cfg, priors, 1.0, masks)
+        weights = [rng.choice([0.0, 0.5, 1.0]) for _ in range(users)]  # one model weight per user
+        got = beam_search_batch(BatchTableScorer(seeds), trie, ks, cfg, priors, weights, masks)
         for u in range(users):
-            alone = beam_search(TableScorer(seeds[u]), trie, ks[u], cfg, priors[u], 1.0, masks[u])
+            alone = beam_search(TableScorer(seeds[u]), trie, ks[u], cfg, priors[u], weights[u], masks[u])
             assert [i for i, _ in got[u]] == [i for i, _ in alone], (trial, u)
             assert np.allclose([s for _, s in got[u]], [s for _, s in alone])
 

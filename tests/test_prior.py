@@ -1,9 +1,11 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from genrec import Catalog, GenrecError, UserProfile
 from genrec.catalog import Item
-from genrec.prior import ItemPrior, PriorWeights, combine, item_similarity
+from genrec.prior import ItemPrior, PriorWeights, category_similarity, combine, item_similarity
 from genrec.recommender import Recommender
 
 from .conftest import make_recommender
@@ -28,6 +30,20 @@ def test_item_similarity_is_the_cosine_of_user_vectors_with_a_zero_diagonal():
     assert np.allclose(top1.max(1), want.max(1))  # the one neighbour kept is the most similar
 
 
+def test_category_similarity_is_the_cosine_of_took_anything_in_it_to_each_items_users():
+    cat = Catalog(ITEMS)
+    cats = category_similarity(cat, LOGS)
+    assert sorted(cats.names) == ["ink", "office", "pens", "staplers"]
+    took = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 1, 1], [0, 0, 0, 1]], dtype=float)  # users x items
+    in_pens = np.array([1, 1, 0, 0], dtype=float)  # u1, u2 took a pen
+    want = in_pens @ took / np.sqrt(in_pens.sum() * took.sum(0))
+    assert np.allclose(cats.matrix[cats.names["pens"]].toarray().ravel(), want)  # [1, 1, .5, 0]
+    assert np.allclose(cats.matrix[cats.names["office"]].toarray().ravel(), took.sum(0) / np.sqrt(4 * took.sum(0)))
+    assert cats.rows(["Pens", "running", "INK"]) == [cats.names["pens"], cats.names["ink"]]  # unknown: skipped
+    top1 = category_similarity(cat, LOGS, neighbours=1).matrix.toarray()
+    assert (np.count_nonzero(top1, axis=1) == 1).all()
+
+
 def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
     cat = Catalog(ITEMS)
     emb = encoder.encode([it.text() for it in ITEMS])
@@ -38,6 +54,13 @@ def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
     assert parts["interest"].tolist() == [1.0, 1.0, 0.0, 0.0]
     assert parts["budget"].tolist() == [0.0, 0.0, -1.0, -3.0]
     assert np.allclose(parts["collab"], [0.5, 0.5, 0.0, 0.5])  # each shares one user with c; c itself is 0
+    with_cats = ItemPrior(cat, emb, encoder, PriorWeights(), similarity=item_similarity(cat, LOGS),
+                          categories=category_similarity(cat, LOGS))
+    stated = with_cats.components(UserProfile(interests=("pens",)), [])["collab"]  # no known item: interests alone
+    assert np.allclose(stated, [1.0, 1.0, 0.5, 0.0])
+    both = with_cats.components(UserProfile(interests=("pens", "yoga"), recent_items=("c",)), [cat.get("c")])
+    assert np.allclose(both["collab"], stated + [0.5, 0.5, 0.0, 0.5])  # known items and interests add up
+    assert "collab" not in with_cats.components(UserProfile(interests=("yoga",)), [])
     assert np.isclose(np.logaddexp.reduce(combine(parts, PriorWeights())), 0.0)
     assert combine(parts, PriorWeights(text=0, lexical=0, interest=0, popularity=0, collab=0, budget=0)) is None
     no_lexical = ItemPrior(cat, emb, encoder, PriorWeights(lexical=0.0))
@@ -68,3 +91,34 @@ def test_lexical_part_matches_exact_words(encoder):
     prior = ItemPrior(cat, encoder.encode([it.text() for it in ITEMS]), encoder, PriorWeights(lexical=10.0))
     lex = prior.components(UserProfile(free_text="need printer ink"), [])["lexical"]
     assert lex.argmax() == 3 and lex[3] > 0 and lex[2] == 0.0
+
+
+def test_requests_for_new_items_only_rank_with_the_new_items_weights(demo, tiny_model, tokenizer, encoder):
+    from genrec import RecommenderConfig
+    from genrec.decoding import SearchConfig
+
+    from .conftest import TINY_CODES
+
+    small = Catalog(list(demo)[:40])
+    ids = [it.item_id for it in small]
+    logs = {f"u{n}": [ids[n % 10]] for n in range(30)}  # items 0-9 have users; 10-39 are new to the shop
+    new_w = PriorWeights(text=10.0, lexical=5.0, interest=0.0, popularity=0.0, collab=0.0, budget=0.0)
+    cfg = RecommenderConfig(codes=TINY_CODES, cache_index=False, search=SearchConfig(model_weight=1.0),
+                            prior=PriorWeights(lexical=0.0), new_items_prior=new_w, new_items_model_weight=0.0)
+    rec = Recommender(small, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder, logs=logs)
+    assert rec.prior.tfidf is not None  # the new-items weights use the lexical part
+    profile = UserProfile.from_dict({"free_text": small[25].title, "recent_items": [ids[3]]})
+    got = [r.item_id for r in rec.recommend(profile, k=5, explain=False, candidates=ids[10:])]
+    score = combine(rec.prior.components(profile, [small[3]]), new_w)
+    want = [ids[i] for i in 10 + np.argsort(-score[10:], kind="stable")[:5]]
+    assert got == want  # the prior alone under new_w: the model weight is 0 for new items
+    assert rec.prior.new_items_only(np.arange(40) >= 10) and not rec.prior.new_items_only(np.arange(40) >= 9)
+    same = replace(cfg, new_items_prior=cfg.prior, new_items_model_weight=1.0)  # new items ranked as any other
+    usual = Recommender(small, config=same, model=tiny_model, tokenizer=tokenizer, encoder=encoder, logs=logs)
+    assert [r.item_id for r in usual.recommend(profile, k=5, explain=False, candidates=ids[10:])] != want
+    mixed = [[r.item_id for r in x.recommend(profile, k=5, explain=False, candidates=ids[9:])] for x in (rec, usual)]
+    assert mixed[0] == mixed[1]  # an old item allowed too: the usual weights and the model rank
+    no_logs = Recommender(small, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder)
+    assert not no_logs.prior.new_items_only(np.ones(40, dtype=bool))  # without logs nothing is known to be new
+    with pytest.raises(GenrecError, match="new_items_model_weight"):
+        RecommenderConfig(new_items_model_weight=-1.0)

@@ -12,7 +12,7 @@ import torch
 
 from genrec import GenrecError
 from genrec.dataset import load_interactions, write_dataset
-from genrec.prior import item_similarity
+from genrec.prior import category_similarity, item_similarity
 from genrec.train import TrainConfig, train
 from genrec.train_data import DataConfig
 
@@ -96,6 +96,9 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
     assert np.allclose(got[:80, :80], want, atol=1e-3) and not got[80].any() and not got[:, 80].any()
     users = [sum(it.item_id in seq for seq in logs.values()) for it in cat]
     assert np.allclose(rec.prior.log_pop, np.log1p(users + [0]))
+    cats, saved = category_similarity(cat, logs), rec.prior.categories
+    assert saved.names == cats.names
+    assert np.allclose(saved.matrix.toarray()[:, :80], cats.matrix.toarray(), atol=1e-3) and not saved.matrix[:, 80].nnz
     with pytest.raises(GenrecError, match="another catalog"):
         Recommender(Catalog(list(demo)[300:400]), adapter=out, config=RecommenderConfig(codes=TINY_CODES),
                     model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
