@@ -26,6 +26,14 @@ def demo_adapter() -> Path | None:
     return folder if (folder / "adapter_config.json").exists() else None
 
 
+def demo_logs() -> dict[str, list[str]]:
+    """The demo shop's purchase history: the simulated shoppers' sequences (genrec/demo/shoppers, written by
+    genrec.demo.simulate), what a real shop passes as `Recommender(logs=...)`."""
+    from .dataset import Dataset
+
+    return Dataset.load(DEMO_DIR / "shoppers").sequences
+
+
 def get_recommender(catalog: Catalog | str | Path | None = None, adapter: str | Path | None = None,
                     base_model: str | None = None, quantization: str = "none") -> Recommender:
     """A Recommender for these settings, built once per process and reused (models take seconds to load)."""
@@ -33,8 +41,9 @@ def get_recommender(catalog: Catalog | str | Path | None = None, adapter: str | 
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-        if catalog is None:
-            cat = demo_catalog()
+        logs = None
+        if catalog is None:  # the demo shop: its catalog, adapter (if bundled) and purchase history
+            cat, logs = demo_catalog(), demo_logs()
             adapter = adapter if adapter is not None else demo_adapter()
         else:
             cat = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
@@ -43,7 +52,7 @@ def get_recommender(catalog: Catalog | str | Path | None = None, adapter: str | 
         config = RecommenderConfig(base=BaseModelConfig(path=base_model, quantization=quantization))
         if len(_CACHE) >= 2:  # each holds a model: keep memory bounded
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = rec = Recommender(cat, adapter=adapter, config=config)
+        _CACHE[key] = rec = Recommender(cat, adapter=adapter, config=config, logs=logs)
         return rec
 
 

@@ -62,3 +62,14 @@ def test_real_encoder_and_model_log_no_profile_field_at_debug(real, caplog):
     with caplog.at_level(logging.DEBUG):
         real.recommend({"free_text": f"{marker} gear", "location": f"{marker}burg", "interests": ["tea"]}, k=3)
     assert marker not in caplog.text
+
+
+def test_the_demo_shop_passes_its_purchase_history_as_logs(real, demo):
+    from genrec.api import demo_logs
+
+    logs = demo_logs()
+    assert len(logs) == 2000 and all(i in demo for seq in logs.values() for i in seq)
+    prior = real.prior
+    assert prior.log_pop is not None and prior.similarity is not None and prior.categories is not None
+    taken = {i for seq in logs.values() for i in seq}
+    assert (prior.log_pop > 0).sum() == len(taken)  # popularity counts every item some shopper took
