@@ -253,7 +253,7 @@ class ItemPrior:
     def logprior(self, profile: UserProfile, recent: list[Item], weights: PriorWeights | None = None
                  ) -> np.ndarray | None:
         """The weighted parts (`weights`, default this prior's own) as a log-distribution; None if none applies."""
-        return combine(self.components(profile, recent), weights or self.weights)
+        return combine(self.components(profile, recent), self.weights if weights is None else weights)
 
     def new_items_only(self, allowed: np.ndarray) -> bool:
         """Do the shop's logs show no user for any allowed item (e.g. a "new arrivals" request)? False without
