@@ -196,18 +196,64 @@ def profile_text(profile: UserProfile, recent: list[Item]) -> str:
     return " ; ".join(parts + [it.text(300) for it in recent])
 
 
+def text_neighbours(item_emb: np.ndarray, new: np.ndarray, neighbours: int, chunk: int = 256):
+    """(items, items) sparse matrix A: row j of each `new` item holds its `neighbours` most text-similar old
+    items (cosine of `item_emb`, negatives dropped), weights summing to 1; other rows are empty. Cost: new x old
+    x dim multiply-adds, in chunks of `chunk` new items."""
+    from scipy import sparse
+
+    n = len(item_emb)
+    old = np.nonzero(~new)[0]
+    rows, cols, vals = [], [], []
+    if neighbours and len(old) and new.any():
+        e = item_emb / np.maximum(np.linalg.norm(item_emb, axis=1, keepdims=True), 1e-9)
+        m = min(neighbours, len(old))
+        new_idx = np.nonzero(new)[0]
+        for start in range(0, len(new_idx), chunk):
+            part = new_idx[start:start + chunk]
+            cos = e[part] @ e[old].T
+            top = np.argpartition(-cos, m - 1, axis=1)[:, :m]
+            w = np.maximum(np.take_along_axis(cos, top, 1), 0.0)
+            w /= np.maximum(w.sum(1, keepdims=True), 1e-9)
+            rows.append(np.repeat(part, m))
+            cols.append(old[top].ravel())
+            vals.append(w.ravel())
+    if not rows:
+        return sparse.csr_matrix((n, n), dtype=np.float32)
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(n, n), dtype=np.float32)
+
+
 class ItemPrior:
     """Per-item prior scores for a profile; `components()` gives each part, `logprior()` their weighted sum
-    as a log-distribution over the catalog (None when nothing applies)."""
+    as a log-distribution over the catalog (None when nothing applies).
+
+    New items (no user in the logs) borrow popularity and collab from their `new_item_neighbours` most
+    text-similar old items (weighted means: a new item's similarity to a known item is its neighbours'
+    similarity to it), so they can enter a list that mixes them with old items; without this the logs' parts
+    bury every new item (Amazon Office, cold items mixed with old ones at the tuned weights, NDCG@10: validation
+    .0000 without, .0205 with 5 neighbours, .0072 with 20; test .0000 -> .0199). 0 turns it off."""
 
     def __init__(self, catalog: Catalog, item_emb: np.ndarray, encoder, weights: PriorWeights = PriorWeights(),
                  popularity: Mapping[str, int] | None = None, similarity=None,
-                 categories: CategorySimilarity | None = None, lexical_index: bool | None = None):
+                 categories: CategorySimilarity | None = None, lexical_index: bool | None = None,
+                 new_item_neighbours: int = 5):
         """`lexical_index`: build the TF-IDF index (None: when `weights.lexical` is set; pass True when other
         weights given to `logprior` use it)."""
+        if new_item_neighbours < 0:
+            raise GenrecError(f"new_item_neighbours must be >= 0, got {new_item_neighbours!r}")
         self.catalog, self.item_emb, self.encoder, self.weights = catalog, item_emb, encoder, weights
         self.log_pop = log_popularity(catalog, popularity)
         self.similarity, self.categories = similarity, categories
+        self.has_users = self.log_pop > 0 if self.log_pop is not None else None
+        if self.has_users is not None and new_item_neighbours:
+            a = text_neighbours(item_emb, ~self.has_users, new_item_neighbours)
+            self.log_pop = np.where(self.has_users, self.log_pop, a @ self.log_pop)
+            if similarity is not None:
+                self.similarity = (similarity + similarity @ a.T + a @ similarity).tocsr().astype(np.float32)
+            if categories is not None:
+                self.categories = CategorySimilarity(categories.names,
+                                                     (categories.matrix + categories.matrix @ a.T).tocsr())
         self.prices = np.nan_to_num(np.array([np.nan if it.price is None else it.price for it in catalog],
                                              dtype=np.float64), nan=0.0)  # unpriced: never "over budget"
         self._levels = [{lvl.lower() for lvl in it.category} for it in catalog]
@@ -258,7 +304,7 @@ class ItemPrior:
     def new_items_only(self, allowed: np.ndarray) -> bool:
         """Do the shop's logs show no user for any allowed item (e.g. a "new arrivals" request)? False without
         logs: then nothing tells new items from old."""
-        return self.log_pop is not None and bool(allowed.any()) and not (self.log_pop[allowed] > 0).any()
+        return self.has_users is not None and bool(allowed.any()) and not self.has_users[allowed].any()
 
 
 def combine(parts: dict[str, np.ndarray], weights: PriorWeights) -> np.ndarray | None:

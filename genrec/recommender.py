@@ -56,8 +56,12 @@ class RecommenderConfig:
     # as targets. Chosen on the Amazon Office validation users' cold items (benchmarks/tuned_eval.py): text and
     # lexical 1:1; the adapter's log-probabilities added nothing measurable (NDCG@10 .1957 at weight 0.1 vs .1955
     # without), so the default is 0, which also skips the model for these requests.
-    new_items_prior: PriorWeights = field(default_factory=lambda: PriorWeights(text=10.0, lexical=10.0))
+    new_items_prior: PriorWeights = field(
+        default_factory=lambda: PriorWeights(text=10.0, lexical=10.0, popularity=0.0, collab=0.0))
     new_items_model_weight: float = 0.0
+    # Items without users in the logs borrow popularity and collab from this many text-nearest old items, so they
+    # can rank among old ones (genrec.prior.ItemPrior); 0 turns it off.
+    new_item_neighbours: int = 5
     cache_index: bool = True  # keep the catalog's codes on disk (keyed by catalog fingerprint)
     batch_size: int = 16  # users per search in rank_batch (bulk scoring and evaluation)
 
@@ -65,8 +69,9 @@ class RecommenderConfig:
         for name in ("max_recent_items", "description_chars", "explain_max_new_tokens"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.new_items_model_weight < 0:
-            raise GenrecError(f"new_items_model_weight must be >= 0, got {self.new_items_model_weight!r}")
+        for name in ("new_items_model_weight", "new_item_neighbours"):
+            if getattr(self, name) < 0:
+                raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.batch_size < 1:
             raise GenrecError(f"batch_size must be >= 1, got {self.batch_size!r}")
 
@@ -134,7 +139,8 @@ class Recommender:
         self.sequences = [self.reserved[self.codes.token_indices(it.item_id)].tolist() for it in catalog]
         item_emb = self.codes.embeddings[[self.codes.row(it.item_id) for it in catalog]].astype(np.float32)
         self.prior = ItemPrior(catalog, item_emb, self.encoder, config.prior, popularity, similarity, categories,
-                               lexical_index=bool(config.prior.lexical or config.new_items_prior.lexical))
+                               lexical_index=bool(config.prior.lexical or config.new_items_prior.lexical),
+                               new_item_neighbours=config.new_item_neighbours)
         self.new_items_prior = config.new_items_prior
         self.new_items_model_weight = config.new_items_model_weight if self.model_weight else 0.0
         self.mask = CatalogMask(catalog)

@@ -72,4 +72,4 @@ def test_the_demo_shop_passes_its_purchase_history_as_logs(real, demo):
     prior = real.prior
     assert prior.log_pop is not None and prior.similarity is not None and prior.categories is not None
     taken = {i for seq in logs.values() for i in seq}
-    assert (prior.log_pop > 0).sum() == len(taken)  # popularity counts every item some shopper took
+    assert prior.has_users.sum() == len(taken)  # popularity counts every item some shopper took

@@ -47,7 +47,8 @@ def test_category_similarity_is_the_cosine_of_took_anything_in_it_to_each_items_
 def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
     cat = Catalog(ITEMS)
     emb = encoder.encode([it.text() for it in ITEMS])
-    prior = ItemPrior(cat, emb, encoder, PriorWeights(), popularity={"a": 3}, similarity=item_similarity(cat, LOGS))
+    prior = ItemPrior(cat, emb, encoder, PriorWeights(), popularity={"a": 3}, similarity=item_similarity(cat, LOGS),
+                      new_item_neighbours=0)  # b, c, d have no users here: nothing borrowed, parts exact
     assert set(prior.components(UserProfile(), [])) == {"popularity"}
     parts = prior.components(UserProfile(interests=("pens",), budget=10.0, recent_items=("c",)), [cat.get("c")])
     assert set(parts) == {"text", "lexical", "interest", "popularity", "collab", "budget"}
@@ -55,7 +56,7 @@ def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
     assert parts["budget"].tolist() == [0.0, 0.0, -1.0, -3.0]
     assert np.allclose(parts["collab"], [0.5, 0.5, 0.0, 0.5])  # each shares one user with c; c itself is 0
     with_cats = ItemPrior(cat, emb, encoder, PriorWeights(), similarity=item_similarity(cat, LOGS),
-                          categories=category_similarity(cat, LOGS))
+                          categories=category_similarity(cat, LOGS))  # no popularity: no item is known to be new
     stated = with_cats.components(UserProfile(interests=("pens",)), [])["collab"]  # no known item: interests alone
     assert np.allclose(stated, [1.0, 1.0, 0.5, 0.0])
     both = with_cats.components(UserProfile(interests=("pens", "yoga"), recent_items=("c",)), [cat.get("c")])
@@ -80,10 +81,35 @@ def test_logs_give_a_recommender_popularity_and_a_collaborative_prior(demo, tiny
     rec = Recommender(small, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder, logs=logs)
     for n in range(5):
         assert rec.recommend({"recent_items": [ids[n]]}, k=1, explain=False)[0].item_id == ids[20 + n]
-    popular = Recommender(small, config=base.config, model=tiny_model, tokenizer=tokenizer, encoder=encoder,
+    no_borrowing = replace(base.config, new_item_neighbours=0)  # items nobody took stay at popularity 0
+    popular = Recommender(small, config=no_borrowing, model=tiny_model, tokenizer=tokenizer, encoder=encoder,
                           logs=logs)
     top = [r.item_id for r in popular.recommend({}, k=10, explain=False)]
     assert set(top) == {ids[n % 5] for n in range(5)} | {ids[20 + n] for n in range(5)}  # taken 6x each
+
+
+def test_new_items_borrow_popularity_and_collab_from_their_text_neighbours(encoder):
+    items = ITEMS + [Item("e", "Green gel pen", category=("Office", "Pens")), Item("f", "Ink and pen")]
+    cat = Catalog(items)
+    emb = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0], [1, 1, 0]], dtype=np.float32)
+    pop = {"a": 2, "b": 2, "c": 2, "d": 2}  # users per item in LOGS; e and f are new
+    sim, cats = item_similarity(cat, LOGS), category_similarity(cat, LOGS)
+    prior = ItemPrior(cat, emb, encoder, PriorWeights(), popularity=pop, similarity=sim, categories=cats,
+                      new_item_neighbours=2)
+    lp = np.log1p([2, 2, 2, 2, 0, 0])
+    assert prior.has_users.tolist() == [True] * 4 + [False] * 2
+    assert np.allclose(prior.log_pop, [*lp[:4], lp[0], lp[0]])  # e: a (and c, d at cosine 0); f: a and b
+    got, s = prior.similarity.toarray(), sim.toarray()
+    assert np.allclose(got[:4, :4], s[:4, :4])  # old items' own similarities are untouched
+    assert np.allclose(got[:4, 4], s[:4, 0]) and np.allclose(got[4, :4], s[0, :4])  # e is a, by text
+    assert np.allclose(got[:4, 5], (s[:4, 0] + s[:4, 1]) / 2)  # f: half a, half b
+    assert np.allclose(prior.categories.matrix.toarray()[:, 5], cats.matrix.toarray()[:, :2].mean(1))
+    assert prior.new_items_only(np.array([0, 0, 0, 0, 1, 1], dtype=bool))
+    assert not prior.new_items_only(np.array([1, 0, 0, 0, 1, 1], dtype=bool))
+    off = ItemPrior(cat, emb, encoder, PriorWeights(), popularity=pop, similarity=sim, new_item_neighbours=0)
+    assert np.allclose(off.log_pop, lp) and not off.similarity.toarray()[:, 4:].any()
+    with pytest.raises(GenrecError, match="new_item_neighbours"):
+        ItemPrior(cat, emb, encoder, PriorWeights(), new_item_neighbours=-1)
 
 
 def test_lexical_part_matches_exact_words(encoder):

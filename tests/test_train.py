@@ -84,7 +84,8 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
                 model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
     cat = Catalog.load(shop / "items.jsonl")
     bigger = Catalog(list(cat) + [demo[500]])  # a new item: gets a code from its text, no retraining
-    rec = Recommender(bigger, adapter=out, config=RecommenderConfig(codes=TINY_CODES, cache_index=False),
+    rec = Recommender(bigger, adapter=out, config=RecommenderConfig(codes=TINY_CODES, cache_index=False,
+                                                                    new_item_neighbours=0),
                       model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
     ids = [r.item_id for r in rec.recommend({"interests": ["Running"]}, k=10, explain=True)]
     assert len(set(ids)) == 10 and set(ids) <= {it.item_id for it in bigger}
@@ -96,6 +97,11 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
     assert np.allclose(got[:80, :80], want, atol=1e-3) and not got[80].any() and not got[:, 80].any()
     users = [sum(it.item_id in seq for seq in logs.values()) for it in cat]
     assert np.allclose(rec.prior.log_pop, np.log1p(users + [0]))
+    assert rec.prior.new_items_only(np.arange(81) == 80)  # by default the new item borrows from its text neighbours:
+    borrowed = Recommender(bigger, adapter=out, config=RecommenderConfig(codes=TINY_CODES, cache_index=False),
+                           model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder()).prior
+    assert borrowed.log_pop[80] > 0 and borrowed.similarity[:80, 80].nnz
+    assert borrowed.new_items_only(np.arange(81) == 80)  # still new: it only borrows
     cats, saved = category_similarity(cat, logs), rec.prior.categories
     assert saved.names == cats.names
     assert np.allclose(saved.matrix.toarray()[:, :80], cats.matrix.toarray(), atol=1e-3) and not saved.matrix[:, 80].nnz
