@@ -110,6 +110,13 @@ def _profile_sources(profile: UserProfile) -> list[str]:
                              profile.age, profile.budget) if v is not None] + list(profile.interests)
 
 
+def whole_sentences(text: str) -> str:
+    """`text` cut after its last full stop, question or exclamation mark ("" if it has none): a generation
+    stopped by the token limit mid-sentence ("It is made by Keyforge,") shows only what it finished."""
+    cut = max(text.rfind(c) for c in ".!?")
+    return text[: cut + 1] if cut >= 0 else ""
+
+
 @torch.inference_mode()
 def explain_items(model, tokenizer, profile: UserProfile, items: list[Item], recent: list[Item],
                   max_new_tokens: int = 32) -> list[Explanation]:
@@ -133,7 +140,7 @@ def explain_items(model, tokenizer, profile: UserProfile, items: list[Item], rec
     texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     result = []
     for text, it, f, fb in zip(texts, items, facts, fallback):
-        sentence = text.strip().split("\n")[0].strip().lstrip("-* ").strip('"')
+        sentence = whole_sentences(text.strip().split("\n")[0].strip().lstrip("-* ").strip('"'))
         sources = _profile_sources(profile) + [it.text(10_000)] + f + [r.display_title for r in recent]
         ok = is_grounded(sentence, sources, it, copied=[profile.free_text or ""])
         result.append(Explanation(sentence, "model") if ok else fb)

@@ -47,8 +47,10 @@ class RecommenderConfig:
     max_recent_items: int | None = None  # most recent items shown in the prompt
     description_chars: int | None = None  # characters of each shown item's description
     explain_max_new_tokens: int = 32
-    # Let the model phrase explanations? None: only with an adapter. Measured on the demo catalog: 0 of 250
-    # zero-shot sentences from the base model passed the grounding check, at ~2.3 s per request of 10 items.
+    # Let the model phrase explanations? None: only with an adapter, and only on a GPU. Measured on the demo
+    # catalog: 0 of 250 zero-shot sentences from the base model passed the grounding check, at ~2.3 s per request
+    # of 10 items; the demo adapter's sentences pass, but take 11.9 s p50 per 10 items on this 2-core CPU
+    # (benchmarks/latency.py), where the grounded facts take milliseconds.
     explain_with_model: bool | None = None
     prior: PriorWeights = field(default_factory=PriorWeights)  # weights of the prior's parts (genrec.prior)
     # Requests that allow only new items (no allowed item has a user in the shop's logs: a "new arrivals" shelf)
@@ -132,7 +134,8 @@ class Recommender:
         mw = config.search.model_weight
         self.model_weight = (1.0 if adapter is not None else 0.0) if mw is None else mw
         ewm = config.explain_with_model
-        self.explain_with_model = adapter is not None if ewm is None else ewm
+        on_gpu = any(p.device.type == "cuda" for p in model.parameters())
+        self.explain_with_model = (adapter is not None and on_gpu) if ewm is None else ewm
         self.codes = self._index(codes)
         n_reserved = self.codes.config.reserved_needed()
         self.reserved = np.asarray(reserved_token_ids(tokenizer, n_reserved), dtype=np.int64)

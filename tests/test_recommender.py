@@ -12,7 +12,7 @@ import torch
 from genrec import Catalog, Filters, GenrecError, Recommender, UserProfile
 from genrec.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search, edge_logits_batch, tree_edge_logits
 from genrec.demo.requests import allowed_ids, random_request
-from genrec.explain import is_grounded, item_facts
+from genrec.explain import is_grounded, item_facts, whole_sentences
 from genrec.item_ids import END
 from genrec.prior import PriorWeights
 
@@ -247,3 +247,10 @@ def test_tree_attention_scoring_equals_scoring_each_prefix_with_its_own_cache(de
     got = tree_edge_logits(tiny_model, prompts, rec.trie, users_per_pass=2)
     assert np.abs(got - want).max() < 1e-4
     assert np.abs(rec.edge_logits(profiles) - want).max() < 1e-4
+
+
+def test_a_generation_cut_by_the_token_limit_keeps_only_whole_sentences():
+    assert whole_sentences("It is in Keyboard. It is made by Keyforge,") == "It is in Keyboard."
+    assert whole_sentences("Fits your budget! Light, and") == "Fits your budget!"
+    assert whole_sentences("It matches your interest in cats.") == "It matches your interest in cats."
+    assert whole_sentences("It is made by Keyforge,") == ""  # nothing finished: the facts are shown instead
