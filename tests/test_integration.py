@@ -42,7 +42,7 @@ def test_real_model_search_with_model_scores_on(real, demo):
     assert all(r.item_id != "P14005" and r.category.startswith("Home & Kitchen") and r.price <= 150 for r in recs)
 
 
-def test_zero_shot_picks_match_the_stated_interest(real):
+def test_the_demo_picks_match_the_stated_interest(real):
     recs = real.recommend(UserProfile(interests=("camping",), free_text="tent for a family trip"), k=5,
                           explain=False)
     assert sum("Camping" in r.category for r in recs) >= 4
