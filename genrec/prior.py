@@ -46,7 +46,7 @@ class PriorWeights:
     # reads): defaults that would leave a shop without logs with the lexical part alone, so they stay.
     # Budget was not tuned (that data has no prices).
     text: float = 20.0  # per unit of cosine similarity (= 1 / temperature 0.05)
-    lexical: float = 20.0  # per unit of TF-IDF cosine similarity; 0 also skips building the TF-IDF index
+    lexical: float = 20.0  # per unit of TF-IDF cosine similarity; 0 here and in the new-items weights skips TF-IDF
     interest: float = 1.0  # log-odds bonus of an item in a stated interest's category
     popularity: float = 1.0  # per nat of log(1 + users)
     collab: float = 40.0  # per unit of summed item-kNN similarity; used only when logs are given
