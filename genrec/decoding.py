@@ -261,13 +261,13 @@ def beam_search_batch(scorer: Scorer | None, trie: CodeTrie, ks: list[int], conf
     if len(priors) != n or len(masks) != n or len(weights) != n:
         raise GenrecError("give one prior, one allowed mask (or None) and one model weight per user")
     states = [_Beams(trie, k, config, p, a) for k, p, a in zip(ks, priors, masks)]
-    model_weight = any(weights)  # below: run the model at all?
-    hidden = scorer.start() if model_weight else None
+    run_model = any(weights)
+    hidden = scorer.start() if run_model else None
     live = list(range(n))  # users whose beams are the rows of `hidden`, in this order
     while live:
         grids = [states[u].expand(trie) if not states[u].done else None for u in live]
         logits = None
-        if model_weight:
+        if run_model:
             width = max((g[1].shape[1] for g in grids if g is not None), default=1)
             tokens = np.zeros((len(hidden), width), dtype=np.int64)
             r = 0
@@ -290,7 +290,7 @@ def beam_search_batch(scorer: Scorer | None, trie: CodeTrie, ks: list[int], conf
                     still.append(u)
             r += rows
         live = still
-        if model_weight and live:
+        if run_model and live:
             hidden = scorer.advance(torch.from_numpy(np.concatenate(parents)),
                                     torch.from_numpy(np.concatenate(tokens_next).astype(np.int64)))
     return [s.results() for s in states]

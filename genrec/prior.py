@@ -246,7 +246,7 @@ class ItemPrior:
         self.log_pop = log_popularity(catalog, popularity)
         self.similarity, self.categories = similarity, categories
         self.has_users = self.log_pop > 0 if self.log_pop is not None else None
-        if self.has_users is not None and new_item_neighbours:
+        if self.has_users is not None and new_item_neighbours and not self.has_users.all():
             a = text_neighbours(item_emb, ~self.has_users, new_item_neighbours)
             self.log_pop = np.where(self.has_users, self.log_pop, a @ self.log_pop)
             if similarity is not None:

@@ -188,10 +188,12 @@ class Recommender:
                       description_chars=self.description_chars)
         return text, recent
 
-    def item_logprior(self, profile: UserProfile, recent: list[Item]) -> np.ndarray | None:
+    def item_logprior(self, profile: UserProfile, recent: list[Item], new_items_only: bool = False
+                      ) -> np.ndarray | None:
         """log-distribution over items of the weighted prior parts (genrec.prior); None if none applies.
-        This is how a cold profile with no adapter still gets fitting items."""
-        return self.prior.logprior(profile, recent)
+        This is how a cold profile with no adapter still gets fitting items. `new_items_only`: the weights of
+        requests that allow only new items (`config.new_items_prior`)."""
+        return self.prior.logprior(profile, recent, self.new_items_prior if new_items_only else None)
 
     def recommend(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
                   filters: Filters | None = None, **filter_kwargs) -> list[Recommendation]:
@@ -216,7 +218,7 @@ class Recommender:
             prompts.append(self.tokenizer(text)["input_ids"])
             recents.append(recent)
             new_only = self.prior.new_items_only(a)
-            priors.append(self.prior.logprior(p, recent, self.new_items_prior if new_only else None))
+            priors.append(self.item_logprior(p, recent, new_only))
             weights.append(self.new_items_model_weight if new_only else self.model_weight)
         scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if any(weights) else None
         hits = beam_search_batch(scorer, self.trie, [k] * len(profiles), self.config.search, priors, weights, masks)
