@@ -17,6 +17,8 @@ from .catalog import Catalog, read_rows
 from .errors import CatalogError, GenrecError
 
 USER_FIELDS = ("age", "gender", "location", "occupation")
+# Names shops give the location column (MovieLens: zip_code); read as `location`.
+LOCATION_ALIASES = ("zip", "zip_code", "zipcode", "postcode", "postal_code")
 
 
 @dataclass
@@ -78,16 +80,60 @@ def load_interactions(path: Path, catalog: Catalog) -> dict[str, list[str]]:
 
 
 def load_users(path: Path) -> dict[str, dict]:
+    """user -> profile fields. The demographic fields keep their names, a location alias (zip_code, postcode,
+    ...) is read as `location`, and any other column is kept under `attributes` (text), never dropped and never
+    an error: shops' users files hold what their systems hold."""
     users = {}
     for line, row in read_rows(path, required=("user_id",)):
         if row.get("user_id") in (None, ""):
             raise CatalogError("missing required value", path=str(path), line=line, field="user_id")
-        unknown = sorted(set(row) - {"user_id", *USER_FIELDS, "interests"})
-        if unknown:
-            raise CatalogError(f"unknown user field(s) {unknown}; known: {list(USER_FIELDS)}", path=str(path),
-                               line=line)
-        users[str(row["user_id"])] = {k: v for k, v in row.items() if k != "user_id" and v not in (None, "")}
+        fields, attributes = {}, {}
+        for k, v in row.items():
+            if k == "user_id" or v in (None, ""):
+                continue
+            if k in LOCATION_ALIASES and "location" not in row:
+                k = "location"
+            if k in (*USER_FIELDS, "interests"):
+                fields[k] = v
+            else:
+                attributes[str(k)] = v if isinstance(v, str) else json.dumps(v)
+        if attributes:
+            fields["attributes"] = attributes
+        users[str(row["user_id"])] = fields
     return users
+
+
+def read_train_users(path: str | None, sequences: dict[str, list[str]]) -> tuple[list[str], set[str]]:
+    """The training user IDs, and the items to hold out of their sequences: a splits.json's cold_items (the
+    cold-start protocol removes every interaction with them from training; they stay in the catalog, so the
+    item tasks still tie their text to their codes)."""
+    if path is None:
+        return sorted(sequences), set()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise GenrecError(f"{path}: cannot read the training users ({e})") from None
+    cold: set[str] = set()
+    try:
+        parsed = json.loads(text) if text.lstrip()[:1] in ("{", "[") else None
+    except json.JSONDecodeError as e:
+        raise GenrecError(f"{path}: invalid JSON ({e.msg}, line {e.lineno})") from None
+    if isinstance(parsed, dict):  # a splits.json: its train_users and cold_items
+        ids = parsed.get("train_users")
+        if not isinstance(ids, list):
+            raise GenrecError(f"{path}: a JSON object without a train_users list")
+        cold = set(map(str, parsed.get("cold_items", []) or []))
+    elif isinstance(parsed, list):
+        ids = parsed
+    else:
+        ids = [line.strip() for line in text.splitlines()]
+    ids = [str(i) for i in ids if str(i).strip()]
+    unknown = [u for u in ids if u not in sequences]
+    if unknown:
+        raise GenrecError(f"{path}: {len(unknown)} training user(s) have no interactions, e.g. {unknown[:3]}")
+    if not ids:
+        raise GenrecError(f"{path}: no training users")
+    return ids, cold
 
 
 def make_splits(data: Dataset, seed: int = 2024, n_seed_pool: int = 3, min_item_users: int = 5) -> dict:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,24 +21,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import metrics
-from .contract import Filters
+from .cases import Case, cold_item_cases, cold_user_cases
 from .dataset import Dataset
 from .errors import GenrecError
-from .profile import RecentItem, UserProfile
 
 CUTOFFS = (10, 20)
-MAX_HISTORY = 50  # UserProfile's limit on recent items; protocol B histories are cut to the latest 50
-SYSTEMS = ("popularity", "demographic", "tfidf", "embedding", "itemknn", "llm")
-
-
-@dataclass
-class Case:
-    user: str
-    protocol: str  # "A" or "B"
-    setting: str  # A: "k=0".."k=3" (+ "+interests"); B: "cold-only" or "full"
-    profile: UserProfile
-    filters: Filters
-    targets: set[str]
+SYSTEMS = ("popularity", "demographic", "tfidf", "embedding", "itemknn", "lightfm", "llm")
 
 
 @dataclass
@@ -70,39 +57,14 @@ def _sample(users: list[str], cfg: EvalConfig) -> list[str]:
 
 def protocol_a(data: Dataset, cfg: EvalConfig) -> list[Case]:
     splits = _splits(data)
-    n_pool = splits.get("n_seed_pool", 3)
-    cases = []
-    for u in _sample([u for u in splits[cfg.split] if u in data.sequences], cfg):
-        s = data.sequences[u]
-        pool = s[:n_pool]
-        targets = set(s[n_pool:]) - set(pool)
-        if not targets:
-            continue
-        leaves = list(dict.fromkeys(data.catalog.get(i).category[-1] for i in pool if data.catalog.get(i).category))
-        demo = {k: v for k, v in data.users.get(u, {}).items() if k in ("age", "gender", "location", "occupation")}
-        if "age" in demo:
-            demo["age"] = int(float(demo["age"]))
-        for k in cfg.known:
-            for with_interests in (False, True):
-                profile = UserProfile.from_dict({**demo, "recent_items": s[:k],
-                                                 "interests": leaves if with_interests else []})
-                setting = f"k={k}" + ("+interests" if with_interests else "")
-                cases.append(Case(u, "A", setting, profile, Filters(exclude=frozenset(pool)), targets))
-    return cases
+    users = _sample([u for u in splits[cfg.split] if u in data.sequences], cfg)
+    return cold_user_cases(data.catalog, data.sequences, data.users, users, splits.get("n_seed_pool", 3), cfg.known)
 
 
 def protocol_b(data: Dataset, cfg: EvalConfig) -> list[Case]:
     cold = set(_splits(data)["cold_items"])
-    cases = []
     users = [u for u, s in data.sequences.items() if cold & set(s) and set(s) - cold]
-    for u in _sample(sorted(users), cfg):
-        s = data.sequences[u]
-        warm = list(dict.fromkeys(i for i in s if i not in cold))[-MAX_HISTORY:]
-        targets = {i for i in s if i in cold}
-        profile = UserProfile(recent_items=tuple(RecentItem(i) for i in warm))
-        cases.append(Case(u, "B", "cold-only", profile, Filters(candidates=tuple(sorted(cold))), targets))
-        cases.append(Case(u, "B", "full", profile, Filters(), targets))
-    return cases
+    return cold_item_cases(data.sequences, _sample(sorted(users), cfg), cold)
 
 
 def _splits(data: Dataset) -> dict:
@@ -121,7 +83,11 @@ def training_view(data: Dataset, protocol: str) -> tuple[dict[str, list[str]], s
     return {u: [i for i in s if i not in cold] for u, s in data.sequences.items()}, cold
 
 
-def build_system(name: str, data: Dataset, protocol: str, llm_factory: Callable | None = None):
+def build_system(name: str, data: Dataset, protocol: str, adapter: str | None = None, fit_config=None,
+                 progress: bool = True):
+    """The system `name` fitted on the protocol's training view (the same data for every system). `llm` is
+    genrec fitted to that view by genrec.fit (weights per request type chosen on users held out of it), with
+    the LoRA `adapter` when given."""
     from . import baselines as b
 
     seqs, _ = training_view(data, protocol)
@@ -136,12 +102,15 @@ def build_system(name: str, data: Dataset, protocol: str, llm_factory: Callable 
         return b.EmbeddingKNN(data.catalog, pop)
     if name == "itemknn":
         return b.ItemKNN(data.catalog, pop, seqs)
-    if name == "llm":
-        if llm_factory is None:
-            from .recommender import Recommender
+    if name == "lightfm":
+        from .peers import LightFMSystem
 
-            return Recommender(data.catalog, logs=seqs)  # the training logs (popularity, item-kNN), as baselines get
-        return llm_factory(data, seqs)
+        return LightFMSystem(data.catalog, pop, seqs, data.users)
+    if name == "llm":
+        from .fit import FitConfig, fitted_recommender
+
+        return fitted_recommender(data.catalog, seqs, data.users, adapter, fit_config or FitConfig(),
+                                  progress=progress)
     raise GenrecError(f"unknown system {name!r}; known: {', '.join(SYSTEMS)}")
 
 
@@ -150,8 +119,8 @@ class Run:
     per_user: list[dict] = field(default_factory=list)  # one row per (system, case)
 
 
-def evaluate(data: Dataset, systems: list[str], cfg: EvalConfig | None = None, llm_factory=None,
-             batch: int = 256) -> Run:
+def evaluate(data: Dataset, systems: list[str], cfg: EvalConfig | None = None, adapter: str | None = None,
+             batch: int = 256, fit_config=None) -> Run:
     """Run every system on every case of the chosen protocols; returns per-user rows."""
     cfg = cfg or EvalConfig()
     run = Run()
@@ -159,17 +128,13 @@ def evaluate(data: Dataset, systems: list[str], cfg: EvalConfig | None = None, l
     for protocol in cfg.protocols:
         cases = protocol_a(data, cfg) if protocol == "A" else protocol_b(data, cfg)
         for name in systems:
-            system = build_system(name, data, protocol, llm_factory)
+            system = build_system(name, data, protocol, adapter, fit_config)
             n = max(CUTOFFS)
             bar = tqdm(total=len(cases), desc=f"{name} protocol {protocol}", unit="case")
             for start in range(0, len(cases), batch):
                 chunk = cases[start:start + batch]
-                if hasattr(system, "rank_batch"):
-                    ranked = system.rank_batch([c.profile for c in chunk], [c.filters for c in chunk], n)
-                    lists = [[data.catalog[i].item_id for i, _ in r] for r in ranked]
-                else:
-                    lists = [[r.item_id for r in system.recommend(c.profile, k=n, explain=False, filters=c.filters)]
-                             for c in chunk]
+                ranked = system.rank_batch([c.profile for c in chunk], [c.filters for c in chunk], n)
+                lists = [[data.catalog[i].item_id for i, _ in r] for r in ranked]
                 for c, ids in zip(chunk, lists):
                     run.per_user.append(case_row(name, c, ids, data, cold))
                 bar.update(len(chunk))

@@ -23,13 +23,13 @@ import torch
 from .adapters import METADATA
 from .base_model import BaseModelConfig, cpu_has_bf16, load_base_model
 from .catalog import Catalog
-from .dataset import load_interactions, load_users
+from .dataset import load_interactions, load_users, read_train_users
 from .embed import default_encoder, encode_catalog
 from .errors import GenrecError
 from .files import atomic_folder
 from .item_ids import CodeConfig, ItemCodes, reserved_token_ids
-from .prior import save_shop_prior
 from .prompts import template_version
+from .signals import fit_signals, save_signals
 from .train_data import DataConfig, build_examples
 
 log = logging.getLogger(__name__)
@@ -81,33 +81,6 @@ class TrainConfig:
             p = getattr(self, name)
             if p is not None and not Path(p).exists():
                 raise GenrecError(f"--{name.replace('_', '-')} {p}: file not found")
-
-
-def _train_users(path: str | None, sequences: dict[str, list[str]]) -> tuple[list[str], set[str]]:
-    """The training user IDs, and the items to hold out of their sequences: a splits.json's cold_items (the
-    cold-start protocol removes every interaction with them from training; they stay in the catalog, so the
-    item tasks still tie their text to their codes)."""
-    if path is None:
-        return sorted(sequences), set()
-    text = Path(path).read_text(encoding="utf-8")
-    cold: set[str] = set()
-    if text.lstrip().startswith("{"):  # a splits.json: its train_users and cold_items
-        splits = json.loads(text)
-        ids = splits.get("train_users")
-        if ids is None:
-            raise GenrecError(f"{path}: a JSON object without train_users")
-        cold = set(map(str, splits.get("cold_items", [])))
-    elif text.lstrip().startswith("["):
-        ids = json.loads(text)
-    else:
-        ids = [line.strip() for line in text.splitlines()]
-    ids = [str(i) for i in ids if str(i).strip()]
-    unknown = [u for u in ids if u not in sequences]
-    if unknown:
-        raise GenrecError(f"{path}: {len(unknown)} training user(s) have no interactions, e.g. {unknown[:3]}")
-    if not ids:
-        raise GenrecError(f"{path}: no training users")
-    return ids, cold
 
 
 class _Examples(torch.utils.data.Dataset):
@@ -188,7 +161,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     catalog = Catalog.load(config.catalog)
     sequences = load_interactions(Path(config.interactions), catalog)
     users = load_users(Path(config.users)) if config.users else {}
-    train_ids, cold = _train_users(config.train_users, sequences)
+    train_ids, cold = read_train_users(config.train_users, sequences)
     sequences = {u: [i for i in sequences[u] if i not in cold] for u in train_ids}
     # ---- codes, model, examples ---------------------------------------------------------------
     encoder = encoder or default_encoder()
@@ -249,7 +222,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         codes.save(tmp)
-        save_shop_prior(tmp, catalog, sequences)  # popularity, item-kNN, category-item: the search prior
+        save_signals(tmp, catalog, fit_signals(catalog, sequences, users, collab=None, progress=False))
         meta = {"base_model": base_model_id(model.get_base_model()), "prompt_template": "recommend",
                 "prompt_template_version": template_version("recommend"), "codes": asdict(config.codes),
                 "encoder": encoder.name, "catalog_fingerprint": catalog.fingerprint(), "catalog_items": len(catalog),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from .cases import demographics, seed_interests
 from .catalog import Catalog
 from .errors import GenrecError
 from .explain import item_facts
@@ -59,9 +60,7 @@ def build_examples(catalog: Catalog, sequences: dict[str, list[str]], users: dic
 
     out: list[Example] = []
     for user, seq in sequences.items():
-        demo = {k: v for k, v in users.get(user, {}).items() if k in ("age", "gender", "location", "occupation")}
-        if "age" in demo:
-            demo["age"] = int(float(demo["age"]))
+        demo = demographics(users.get(user, {}))
         for _ in range(cfg.rec_per_user if len(seq) > 1 else 0):
             if rng.random() < cfg.cold_share:
                 k = rng.randint(0, min(3, len(seq) - 1))
@@ -70,7 +69,7 @@ def build_examples(catalog: Catalog, sequences: dict[str, list[str]], users: dic
             pool = seq[:3]
             later = [i for i in seq[max(k, 3 if len(seq) > 3 else k):] if i not in seq[:k]] or [seq[k]]
             target = rng.choice(later)
-            leaves = list(dict.fromkeys(catalog.get(i).category[-1] for i in pool if catalog.get(i).category))
+            leaves = seed_interests(catalog, pool)
             profile = UserProfile.from_dict({**demo, "recent_items": seq[:k][-cfg.max_recent_items:],
                                              "interests": leaves if rng.random() < 0.5 else []})
             recent = [catalog.get(r.item_id) for r in profile.recent_items]
