@@ -10,6 +10,11 @@ from .errors import ModelError
 METADATA = "genrec_adapter.json"
 
 
+def has_lora(folder: str | Path) -> bool:
+    """Does the folder hold peft LoRA files (a shop folder from `genrec fit` may hold none)?"""
+    return (Path(folder) / "adapter_config.json").exists()
+
+
 def read_metadata(folder: str | Path) -> dict:
     folder = Path(folder)
     if not (folder / "adapter_config.json").exists():

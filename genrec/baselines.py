@@ -25,6 +25,7 @@ class ScoringSystem:
     """Base class: subclasses implement `score_batch(profiles) -> (n, items)`."""
 
     name = "base"
+    interest_first = True  # items in a stated interest's category rank first (systems that read interests: False)
 
     def __init__(self, catalog: Catalog, popularity: Counter | None = None):
         self.catalog = catalog
@@ -46,7 +47,9 @@ class ScoringSystem:
 
     def rank_batch(self, profiles: list[UserProfile], filters: list[Filters], n: int) -> list[list[tuple[int, float]]]:
         """Top-n (catalog position, score) per profile after its filters; the evaluation's fast path."""
-        scores = self.score_batch(profiles) + self.interest_bonus(profiles) + TIE * self.pop
+        scores = self.score_batch(profiles) + TIE * self.pop
+        if self.interest_first:
+            scores = scores + self.interest_bonus(profiles)
         out = []
         for row, p, f in zip(scores, profiles, filters):
             allowed = np.nonzero(self.mask.allowed(f, p))[0]

@@ -19,6 +19,7 @@ COMMANDS = {
     "compare": "paired significance test between two eval runs (per-user results)",
     "ui": "serve the chat UI (ui.py) on localhost with the demo catalog and adapter",
     "train": "fine-tune a LoRA adapter (QLoRA on a GPU) on a catalog and its interaction log",
+    "fit": "fit genrec to a shop's logs: signals and search weights per request type, chosen on held-out users",
 }
 
 
@@ -55,14 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help=COMMANDS["eval"], description=COMMANDS["eval"])
     e.add_argument("--data", required=True, help="dataset folder in the genrec layout (items, interactions, splits)")
     e.add_argument("--systems", default="popularity,tfidf,embedding,itemknn",
-                   help="comma-separated: popularity,demographic,tfidf,embedding,itemknn,llm")
+                   help="comma-separated: popularity,demographic,tfidf,embedding,itemknn,lightfm,llm (llm: genrec "
+                        "fitted on the protocol's training view)")
     e.add_argument("--out", help="output folder (default: eval-<dataset>)")
     e.add_argument("--protocols", default="A,B", help="A (cold-start users), B (cold-start items) or both")
     e.add_argument("--split", default="test_cold_users", choices=["test_cold_users", "valid_cold_users"])
     e.add_argument("--max-users", type=int, help="evaluate a seeded sample of this many users (quick runs)")
     e.add_argument("--make-splits", action="store_true", help="write splits.json first if the dataset has none")
     e.add_argument("--seed", type=int, default=2024, help="seed for --make-splits and --max-users")
-    e.add_argument("--adapter", help="adapter folder for the llm system (default: zero-shot)")
+    e.add_argument("--adapter", help="LoRA adapter folder for the llm system (default: zero-shot); its weight is "
+                   "fitted on the same training view")
     v = sub.add_parser("convert", help=COMMANDS["convert"], description=COMMANDS["convert"])
     v.add_argument("--format", required=True, choices=["movielens", "recbole", "amazon"])
     v.add_argument("--input", required=True, help="MovieLens/RecBole folder, or the Amazon reviews file")
@@ -99,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rec-per-user", type=int, default=4, help="recommendation examples per training user")
     t.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget and write the adapter so far")
     t.add_argument("--gradient-checkpointing", action="store_true", help="less memory, ~30%% slower")
+    f = sub.add_parser("fit", help=COMMANDS["fit"], description=COMMANDS["fit"])
+    f.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
+    f.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
+    f.add_argument("--users", help="users file (user_id, age, gender, location, occupation, any other columns)")
+    f.add_argument("--train-users", help="fit on these users only: one per line, a JSON list, or a splits.json "
+                   "(its cold items are then held out of their sequences)")
+    f.add_argument("--out", required=True, help="shop folder to create; use it as --adapter / Recommender(adapter=)")
+    f.add_argument("--adapter", help="a LoRA adapter folder: the model's weight is fitted too, and the adapter's "
+                   "files are copied into --out")
+    f.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
+    f.add_argument("--holdout-share", type=float, default=0.2, help="share of users held out to choose weights")
+    f.add_argument("--no-collab-model", action="store_true", help="skip the learned collaborative model")
+    f.add_argument("--seed", type=int, default=2024)
     w = sub.add_parser("ui", help=COMMANDS["ui"], description=COMMANDS["ui"])
     w.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
     w.add_argument("--port", type=int, default=7860)
@@ -139,18 +155,51 @@ def run_eval(args: argparse.Namespace) -> int:
         (Path(args.data) / "splits.json").write_text(json.dumps(data.splits))
     cfg = EvalConfig(protocols=tuple(p.strip().upper() for p in args.protocols.split(",")), split=args.split,
                      max_users=args.max_users, seed=args.seed)
-    factory = None
-    if args.adapter:
-        from .recommender import Recommender
-
-        def factory(d, logs):
-            return Recommender(d.catalog, adapter=args.adapter, logs=logs)
-
-    run = evaluate(data, systems, cfg, llm_factory=factory)
+    run = evaluate(data, systems, cfg, adapter=args.adapter)
     out = args.out or f"eval-{data.name}"
     report = write_report(run, data, out, systems, "genrec " + " ".join(sys.argv[1:]))
     print(report.read_text())
     print(f"wrote {report}, report.json, per_user.jsonl and plots in {out}")
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    import shutil
+    import time
+    from pathlib import Path
+
+    from .base_model import BaseModelConfig
+    from .catalog import Catalog
+    from .dataset import load_interactions, load_users, read_train_users
+    from .fit import FitConfig, fit_shop
+    from .recommender import Recommender, RecommenderConfig
+    from .shop import save_shop
+
+    out = Path(args.out)
+    if out.exists():
+        raise GenrecError(f"{out} already exists; choose another --out or remove it")
+    config = FitConfig(holdout_share=args.holdout_share, seed=args.seed,
+                       **({"collab": None} if args.no_collab_model else {}))
+    catalog = Catalog.load(args.catalog)
+    sequences = load_interactions(Path(args.interactions), catalog)
+    users = load_users(Path(args.users)) if args.users else {}
+    if args.train_users:
+        keep, cold = read_train_users(args.train_users, sequences)
+        sequences = {u: [i for i in sequences[u] if i not in cold] for u in keep}
+    rec = None
+    if args.adapter:
+        rec = Recommender(catalog, adapter=args.adapter, config=RecommenderConfig(base=BaseModelConfig(
+            path=args.base_model)))
+    t = time.perf_counter()
+    shop = fit_shop(catalog, sequences, users, config, recommender=rec)
+    if args.adapter:
+        shutil.copytree(args.adapter, out, ignore=shutil.ignore_patterns("shop.json", "shop_prior.npz"))
+    save_shop(out, catalog, shop, exist_ok=bool(args.adapter))
+    print(f"genrec: fitted in {time.perf_counter() - t:.0f} s on {len(sequences)} users; held-out NDCG@10 per "
+          "request type:")
+    for rtype, m in shop.manifest.held_out.items():
+        print(f"  {rtype:<28} {m['ndcg@10']:.4f}  ({m['cases']} cases)")
+    print(f"genrec: shop written to {out} (use it as --adapter {out})")
     return 0
 
 
@@ -192,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "eval":
         return run_eval(args)
+    if args.command == "fit":
+        return run_fit(args)
     if args.command == "train":
         import torch
 

@@ -17,39 +17,45 @@ popularity prior to the constrained logits); each part is a per-item score vecto
   to each item's users): what people who buy in the interest's category take, the collaborative reading of
   an interest (measured on Amazon Office validation users with interests only: NDCG@10 .038 alone against
   .030 for popularity within the interests' categories).
+- learned: log-probability under the shop's learned collaborative model (genrec.collab), from the profile's
+  demographics, interests and known items: what people like this user took.
+- demographic: the log-lift of the item among users sharing the profile's demographic values (genrec.demographics).
 - budget: minus the fraction an item's price is over the profile's budget.
+
+Which parts count, and how much, is chosen per request type on the shop's own held-out users (genrec.fit);
+`PriorWeights`' defaults serve a Recommender that was never fitted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .catalog import Catalog, Item
-from .dataset import Dataset
+from .demographics import profile_fields
 from .errors import GenrecError
 from .profile import UserProfile
 
-COMPONENTS = ("text", "lexical", "interest", "popularity", "collab", "budget")
+COMPONENTS = ("text", "lexical", "interest", "popularity", "collab", "learned", "demographic", "budget")
 
 
 @dataclass(frozen=True)
 class PriorWeights:
     """Weight of each prior component in the search score (log-probability units); 0 turns one off."""
 
-    # Defaults: the weights chosen for the prior alone on 200 Amazon Office validation cold users
-    # (benchmarks/tuned_eval.py; results/amazon_office), before collab read stated interests. Tuned again with
-    # that, the same data picks text 0 and interest 0 (its "interests" are category names, which collab now
-    # reads): defaults that would leave a shop without logs with the lexical part alone, so they stay.
-    # Budget was not tuned (that data has no prices).
+    # Defaults serve only a Recommender that was never fitted (no `genrec fit` / genrec.fit): a fitted shop
+    # replaces them per request type with weights chosen on its own held-out users. They date from an earlier
+    # release's tuning on one dataset and are kept for that unfitted path alone; every figure the README
+    # reports comes from fitted weights. Budget is never fitted (shops' logs hold no budgets).
     text: float = 20.0  # per unit of cosine similarity (= 1 / temperature 0.05)
     lexical: float = 20.0  # per unit of TF-IDF cosine similarity; 0 here and in the new-items weights skips TF-IDF
     interest: float = 1.0  # log-odds bonus of an item in a stated interest's category
     popularity: float = 1.0  # per nat of log(1 + users)
     collab: float = 40.0  # per unit of summed item-kNN similarity; used only when logs are given
+    learned: float = 1.0  # per nat of the learned collaborative model's log-probability (a fitted shop only)
+    demographic: float = 1.0  # per nat of demographic lift (a fitted shop with a users file only)
     budget: float = 3.0  # log-odds lost per 100% over the stated budget
 
     def __post_init__(self):
@@ -136,54 +142,6 @@ def category_similarity(catalog: Catalog, logs: Mapping[str, Sequence[str]],
     return CategorySimilarity(index, sim)
 
 
-SHOP_PRIOR = "shop_prior.npz"
-
-
-def save_shop_prior(folder: Path, catalog: Catalog, logs: Mapping[str, Sequence[str]]) -> None:
-    """What an adapter keeps of the shop's logs for the prior: users per item, the item-kNN neighbours and the
-    category-item similarity (float16 similarities, int32 positions: ~600 bytes per item and per category), by
-    item ID so a grown catalog still maps."""
-    sim, cats = item_similarity(catalog, logs), category_similarity(catalog, logs)
-    counts = Dataset(catalog, dict(logs)).popularity()
-    np.savez_compressed(folder / SHOP_PRIOR, item_ids=np.array([it.item_id for it in catalog]),
-                        users=np.array([counts.get(it.item_id, 0) for it in catalog], dtype=np.int64),
-                        **_packed("", sim), **_packed("cat_", cats.matrix),
-                        cat_names=np.array(sorted(cats.names, key=cats.names.get)))
-
-
-def _packed(prefix: str, m) -> dict[str, np.ndarray]:
-    return {prefix + "data": m.data.astype(np.float16), prefix + "indices": m.indices.astype(np.int32),
-            prefix + "indptr": m.indptr}
-
-
-def load_shop_prior(folder: Path, catalog: Catalog):
-    """(popularity by item ID, item similarity over `catalog` positions, CategorySimilarity or None) from an
-    adapter folder, or None. Items the adapter never saw get no popularity and no neighbours; they still get
-    the text parts. (Adapters saved before the category part have none.)"""
-    from scipy import sparse
-
-    path = Path(folder) / SHOP_PRIOR
-    if not path.exists():
-        return None
-    z = np.load(path, allow_pickle=False)
-    ids = z["item_ids"].tolist()
-    pos = np.array([catalog.index.get(i, -1) for i in ids])
-
-    def remap(prefix: str, n_rows: int, rows_are_items: bool):
-        saved = sparse.csr_matrix((z[prefix + "data"].astype(np.float32), z[prefix + "indices"], z[prefix + "indptr"]),
-                                  shape=(n_rows, len(ids))).tocoo()
-        row = pos[saved.row] if rows_are_items else saved.row
-        keep = (row >= 0) & (pos[saved.col] >= 0)
-        return sparse.csr_matrix((saved.data[keep], (row[keep], pos[saved.col[keep]])),
-                                 shape=(len(catalog) if rows_are_items else n_rows, len(catalog)))
-
-    cats = None
-    if "cat_names" in z:
-        names = z["cat_names"].tolist()
-        cats = CategorySimilarity({n: r for r, n in enumerate(names)}, remap("cat_", len(names), False))
-    return dict(zip(ids, z["users"].tolist())), remap("", len(ids), True), cats
-
-
 def log_popularity(catalog: Catalog, popularity: Mapping[str, int] | None) -> np.ndarray | None:
     if not popularity:
         return None
@@ -237,17 +195,21 @@ class ItemPrior:
     def __init__(self, catalog: Catalog, item_emb: np.ndarray, encoder, weights: PriorWeights = PriorWeights(),
                  popularity: Mapping[str, int] | None = None, similarity=None,
                  categories: CategorySimilarity | None = None, lexical_index: bool | None = None,
-                 new_item_neighbours: int = 5):
+                 new_item_neighbours: int = 5, learned=None, demographic=None):
         """`lexical_index`: build the TF-IDF index (None: when `weights.lexical` is set; pass True when other
-        weights given to `logprior` use it)."""
+        weights given to `logprior` use it). `learned`: a genrec.collab.CollabModel; `demographic`: a
+        genrec.demographics.DemographicLift (both over any catalog: aligned here)."""
         if new_item_neighbours < 0:
             raise GenrecError(f"new_item_neighbours must be >= 0, got {new_item_neighbours!r}")
         self.catalog, self.item_emb, self.encoder, self.weights = catalog, item_emb, encoder, weights
         self.log_pop = log_popularity(catalog, popularity)
         self.similarity, self.categories = similarity, categories
+        self.learned = learned.aligned(catalog) if learned is not None else None
+        self.demographic = demographic.aligned(catalog) if demographic is not None else None
         self.has_users = self.log_pop > 0 if self.log_pop is not None else None
+        self._borrow = None  # new items' text-nearest old items, for the per-profile learned part
         if self.has_users is not None and new_item_neighbours and not self.has_users.all():
-            a = text_neighbours(item_emb, ~self.has_users, new_item_neighbours)
+            self._borrow = a = text_neighbours(item_emb, ~self.has_users, new_item_neighbours)
             self.log_pop = np.where(self.has_users, self.log_pop, a @ self.log_pop)
             if similarity is not None:
                 self.similarity = (similarity + similarity @ a.T + a @ similarity).tocsr().astype(np.float32)
@@ -292,6 +254,13 @@ class ItemPrior:
             collab.append(self.categories.matrix[cat_rows].sum(0))
         if collab:
             out["collab"] = np.asarray(sum(collab), dtype=np.float64).ravel()
+        if self.learned is not None:
+            v = self.learned.logprobs(profile)
+            out["learned"] = v if self._borrow is None else np.where(self.has_users, v, self._borrow @ v)
+        if self.demographic is not None:
+            v = self.demographic.component(profile_fields(profile))
+            if v is not None:
+                out["demographic"] = v
         if profile.budget is not None:
             out["budget"] = -np.maximum(self.prices / profile.budget - 1.0, 0.0)
         return out

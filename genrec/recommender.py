@@ -12,6 +12,7 @@ import numpy as np
 
 from . import adapters
 from .base_model import BaseModelConfig, cache_root, load_base_model
+from .cases import request_type
 from .catalog import Catalog, Item
 from .contract import (
     CatalogMask,
@@ -28,9 +29,11 @@ from .errors import GenrecError, ModelError
 from .explain import explain_items
 from .files import atomic_folder
 from .item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
-from .prior import ItemPrior, PriorWeights, category_similarity, item_similarity, load_shop_prior
+from .prior import ItemPrior, PriorWeights
 from .profile import UserProfile
 from .prompts import render, template_version
+from .shop import Shop, load_shop
+from .signals import Signals, fit_signals, load_signals
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +58,7 @@ class RecommenderConfig:
     prior: PriorWeights = field(default_factory=PriorWeights)  # weights of the prior's parts (genrec.prior)
     # Requests that allow only new items (no allowed item has a user in the shop's logs: a "new arrivals" shelf)
     # rank with these instead: popularity and item-kNN are blank for such items and the adapter never had them
-    # as targets. Chosen on the Amazon Office validation users' cold items (benchmarks/tuned_eval.py): text and
-    # lexical 1:1; the adapter's log-probabilities added nothing measurable (NDCG@10 .1957 at weight 0.1 vs .1955
-    # without), so the default is 0, which also skips the model for these requests.
+    # as targets. Like `prior`, these serve only an unfitted Recommender; a fitted shop has "new-items" weights.
     new_items_prior: PriorWeights = field(
         default_factory=lambda: PriorWeights(text=10.0, lexical=10.0, popularity=0.0, collab=0.0))
     new_items_model_weight: float = 0.0
@@ -84,21 +85,34 @@ class Recommender:
     def __init__(self, catalog: Catalog, adapter: str | Path | None = None,
                  config: RecommenderConfig = RecommenderConfig(), model=None, tokenizer=None,
                  encoder: Encoder | None = None, popularity: Mapping[str, int] | None = None,
-                 logs: Mapping[str, Sequence[str]] | None = None):
+                 logs: Mapping[str, Sequence[str]] | None = None, shop: Shop | None = None):
         """`popularity` (item ID -> purchases or users) adds a popularity prior, as in D3: what a new user
         with an empty profile gets. `logs` (user ID -> items taken, the shop's interaction log) gives both
         that popularity (unless passed) and item-kNN similarity for the collaborative prior
         (`config.prior.collab`), which ranks for users with a few known items, and its category-item
         similarity, which does the same for stated interests. Without either, an adapter's
-        own copy of its training logs' prior (shop_prior.npz) is used."""
+        own copy of its training logs' prior (shop_prior.npz) is used.
+
+        `shop` (genrec.fit / `genrec fit`), or a shop folder given as `adapter` (with or without LoRA files):
+        the signals fitted on the shop's logs and the search weights chosen for each request type on its
+        held-out users; they replace `config.prior`, `config.new_items_prior` and the model weights."""
         self.catalog, self.config = catalog, config
-        if logs is not None and popularity is None:
-            popularity = Dataset(catalog, dict(logs)).popularity()
-        similarity = categories = None
-        if logs is not None and config.prior.collab:
-            similarity, categories = item_similarity(catalog, logs), category_similarity(catalog, logs)
-        if adapter is not None and logs is None and popularity is None:  # the logs the adapter was trained on
-            popularity, similarity, categories = load_shop_prior(adapter, catalog) or (None, None, None)
+        if shop is None and adapter is not None and logs is None and popularity is None:
+            shop = load_shop(adapter, catalog)
+        self.shop = shop
+        signals = shop.signals if shop is not None else None
+        if signals is None and logs is not None:
+            signals = fit_signals(catalog, logs, collab=None, progress=False) if config.prior.collab else \
+                Signals(dict(Dataset(catalog, dict(logs)).popularity()), None, None)
+        if signals is None and adapter is not None and popularity is None:  # the logs the adapter was trained on
+            signals = load_signals(adapter, catalog)
+        if signals is None:
+            signals = Signals(dict(popularity) if popularity else {}, None, None)
+        if adapter is not None and not adapters.has_lora(adapter):
+            if shop is None:
+                raise ModelError(f"{adapter} is not an adapter folder (no adapter_config.json) and not a fitted "
+                                 "shop (no shop.json)")
+            adapter = None  # a fitted shop without LoRA weights: zero-shot model, fitted weights
         self.encoder = encoder or default_encoder()
         if model is None:
             model, tokenizer = load_base_model(config.base)
@@ -141,13 +155,21 @@ class Recommender:
         self.reserved = np.asarray(reserved_token_ids(tokenizer, n_reserved), dtype=np.int64)
         self.sequences = [self.reserved[self.codes.token_indices(it.item_id)].tolist() for it in catalog]
         item_emb = self.codes.embeddings[[self.codes.row(it.item_id) for it in catalog]].astype(np.float32)
-        self.prior = ItemPrior(catalog, item_emb, self.encoder, config.prior, popularity, similarity, categories,
-                               lexical_index=bool(config.prior.lexical or config.new_items_prior.lexical),
-                               new_item_neighbours=config.new_item_neighbours)
+        lexical = config.prior.lexical or config.new_items_prior.lexical or (
+            shop is not None and any(w.prior.lexical for w in shop.manifest.weights.values()))
+        self.prior = ItemPrior(catalog, item_emb, self.encoder, config.prior, lexical_index=bool(lexical),
+                               new_item_neighbours=config.new_item_neighbours, **signals.prior_kwargs())
         self.new_items_prior = config.new_items_prior
         self.new_items_model_weight = config.new_items_model_weight if self.model_weight else 0.0
         self.mask = CatalogMask(catalog)
         self._full_trie: CodeTrie | None = None
+
+    def use_shop(self, shop: Shop) -> None:
+        """Serve with a fitted shop's signals and per-request-type weights from now on."""
+        self.shop = shop
+        self.prior = ItemPrior(self.catalog, self.prior.item_emb, self.encoder, self.config.prior,
+                               lexical_index=True, new_item_neighbours=self.config.new_item_neighbours,
+                               **shop.signals.prior_kwargs())
 
     def _index(self, codes: ItemCodes | None) -> ItemCodes:
         """Item codes for this catalog: from the adapter (new items placed by text) or built and cached."""
@@ -188,12 +210,21 @@ class Recommender:
                       description_chars=self.description_chars)
         return text, recent
 
+    def weights_for(self, profile: UserProfile, new_items_only: bool) -> tuple[float, PriorWeights]:
+        """(model weight, prior weights) of this request: a fitted shop's weights for its request type
+        (genrec.cases.request_type), else the config's (`new_items_*` for requests allowing only new items)."""
+        if self.shop is not None:
+            w = self.shop.manifest.weights_for(request_type(profile, new_items_only))
+            return (w.model if self.model_weight else 0.0), w.prior
+        if new_items_only:
+            return self.new_items_model_weight, self.new_items_prior
+        return self.model_weight, self.config.prior
+
     def item_logprior(self, profile: UserProfile, recent: list[Item], new_items_only: bool = False
                       ) -> np.ndarray | None:
-        """log-distribution over items of the weighted prior parts (genrec.prior); None if none applies.
-        This is how a cold profile with no adapter still gets fitting items. `new_items_only`: the weights of
-        requests that allow only new items (`config.new_items_prior`)."""
-        return self.prior.logprior(profile, recent, self.new_items_prior if new_items_only else None)
+        """log-distribution over items of the weighted prior parts (genrec.prior) for this request's weights;
+        None if none applies. This is how a cold profile with no adapter still gets fitting items."""
+        return self.prior.logprior(profile, recent, self.weights_for(profile, new_items_only)[1])
 
     def recommend(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
                   filters: Filters | None = None, **filter_kwargs) -> list[Recommendation]:
@@ -217,9 +248,9 @@ class Recommender:
             text, recent = self.prompt(p)
             prompts.append(self.tokenizer(text)["input_ids"])
             recents.append(recent)
-            new_only = self.prior.new_items_only(a)
-            priors.append(self.item_logprior(p, recent, new_only))
-            weights.append(self.new_items_model_weight if new_only else self.model_weight)
+            model_weight, prior_weights = self.weights_for(p, self.prior.new_items_only(a))
+            priors.append(self.prior.logprior(p, recent, prior_weights))
+            weights.append(model_weight)
         scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if any(weights) else None
         hits = beam_search_batch(scorer, self.trie, [k] * len(profiles), self.config.search, priors, weights, masks)
         out = []

@@ -1,0 +1,190 @@
+"""Shop fitting: the demographic and learned parts, the per-request-type weight search, the shop folder."""
+
+import json
+
+import numpy as np
+import pytest
+
+from genrec import Catalog, GenrecError, UserProfile
+from genrec.cases import cold_user_cases, request_type
+from genrec.catalog import Item
+from genrec.collab import CollabConfig, fit_collab
+from genrec.dataset import load_users
+from genrec.demographics import DemographicLift, demographic_tokens
+from genrec.errors import ModelError
+from genrec.fit import PARTS, CaseScores, FitConfig, coordinate_ascent, fit_shop
+from genrec.shop import DEFAULT, ShopManifest, TypeWeights, load_shop, save_shop
+
+from .conftest import TINY_CODES, HashEncoder
+
+GROUPS = ("pens", "tea", "socks", "games")
+
+
+def synthetic_shop(demographics_decide: bool, n_users: int = 400, seed: int = 0):
+    """4 item groups of 10 with neutral titles; a user's gender and age band pick the group they buy from
+    (demographics_decide) or the group is drawn apart from them. Every user takes 6 items of their group,
+    popular ones first."""
+    rng = np.random.default_rng(seed)
+    items = [Item(f"{g}{j}", f"item number {g}{j}", category=("Shop", "Aisle")) for g in GROUPS for j in range(10)]
+    seqs, users = {}, {}
+    for u in range(n_users):
+        gender, band = ("female", "male")[u % 2], (u // 2) % 2
+        group = 2 * band + u % 2 if demographics_decide else int(rng.integers(4))
+        weights = np.arange(10, 0, -1, dtype=float)
+        picks = rng.choice(10, 6, replace=False, p=weights / weights.sum())
+        seqs[f"u{u}"] = [f"{GROUPS[group]}{j}" for j in picks]
+        users[f"u{u}"] = {"gender": gender, "age": 25 + 30 * band}
+    return Catalog(items), seqs, users
+
+
+FAST = FitConfig(collab=None, max_holdout_users=120, holdout_share=0.3, min_cases=30)
+
+
+def test_demographic_lift_is_the_shrunk_log_share_ratio():
+    cat = Catalog([Item("a", "A"), Item("b", "B")])
+    seqs = {f"f{i}": ["a"] for i in range(6)} | {f"m{i}": ["b"] for i in range(4)}
+    users = {u: {"gender": "female" if u[0] == "f" else "male"} for u in seqs}
+    lift = DemographicLift.fit(cat, seqs, users, shrink=10.0, min_users=5)
+    assert set(lift.tokens) == {"gender=female"}  # 4 male users: below min_users
+    share = (np.array([6, 4]) + 0.5) / 11.0
+    group = (np.array([6, 0]) + 10 * share) / (6 + 10)
+    assert np.allclose(lift.component({"gender": "Female"}), np.log(group / share), atol=1e-6)
+    assert lift.component({"gender": "male"}) is None
+    assert demographic_tokens({"age": 47, "occupation": " Nurse ", "location": ""}) == ["age=4", "occupation=nurse"]
+
+
+def test_fit_gives_demographics_weight_only_where_they_decide_taste():
+    for decide in (True, False):
+        cat, seqs, users = synthetic_shop(decide)
+        shop = fit_shop(cat, seqs, users, FAST, encoder=HashEncoder(), progress=False)
+        w = shop.manifest.weights_for("k0+demographics")
+        held = shop.manifest.held_out["k0+demographics"]
+        if decide:
+            assert w.prior.demographic > 0
+            assert held["ndcg@10"] > 2 * held["alone"]["popularity"]
+        else:
+            assert w.prior.demographic == 0.0
+
+
+def test_learned_model_ranks_what_people_like_the_user_take_and_round_trips():
+    cat, seqs, users = synthetic_shop(True)
+    model = fit_collab(cat, seqs, users, CollabConfig(dim=16), epochs=40, progress=False)
+    for gender, age, group in (("female", 25, "pens"), ("male", 55, "games")):
+        top = np.argsort(-model.logprobs(UserProfile(gender=gender, age=age)))[:10]
+        assert sum(cat[int(i)].item_id.startswith(group) for i in top) >= 8
+    known = model.logprobs(UserProfile(recent_items=["tea0"]))
+    assert np.mean([cat[int(i)].item_id.startswith("tea") for i in np.argsort(-known)[:10]]) >= 0.8
+    again = type(model).from_arrays(model.arrays())
+    p = UserProfile(gender="male", interests=["aisle"], recent_items=["socks1"])
+    assert np.allclose(again.logprobs(p), model.logprobs(p))
+    grown = Catalog(list(cat) + [Item("new", "a new item")])
+    v = model.aligned(grown).logprobs(UserProfile(gender="female"))
+    assert len(v) == len(grown) and np.isfinite(v).all()
+
+
+def test_coordinate_ascent_starts_from_the_best_single_part_and_never_ends_below_it():
+    cat, seqs, users = synthetic_shop(True)
+    from genrec.contract import CatalogMask
+    from genrec.prior import ItemPrior, PriorWeights
+    from genrec.signals import fit_signals
+
+    enc = HashEncoder()
+    held = sorted(seqs)[:60]
+    view = {u: s for u, s in seqs.items() if u not in held}
+    signals = fit_signals(cat, view, users, collab=None, progress=False)
+    prior = ItemPrior(cat, enc.encode([it.text() for it in cat]), enc, PriorWeights(), lexical_index=True,
+                      **signals.prior_kwargs())
+    cases = cold_user_cases(cat, seqs, users, held, known=(0,))
+    scores = CaseScores(prior, CatalogMask(cat), cases, progress=False)
+    idx = list(range(len(cases)))
+    live = scores.live_parts(idx)
+    alone = scores.ndcg(idx, np.eye(len(PARTS))[live])
+    w, best = coordinate_ascent(scores, idx, FAST.grid, 3, 1e-4)
+    assert best >= alone.max() - 1e-12
+    assert np.isclose(best, scores.ndcg(idx, w[None])[0])
+    assert PARTS.index("budget") not in live  # no budgets in the logs: never searched
+
+
+def test_shop_folder_round_trip_and_the_recommender_uses_each_request_types_weights(
+        tmp_path, tiny_model, tokenizer, encoder):
+    cat, seqs, users = synthetic_shop(True)
+    shop = fit_shop(cat, seqs, users, FAST, encoder=encoder, progress=False)
+    folder = save_shop(tmp_path / "shop", cat, shop)
+    loaded = load_shop(folder, cat)
+    assert loaded.manifest == shop.manifest
+    from genrec import Recommender, RecommenderConfig
+
+    rec = Recommender(cat, adapter=folder, config=RecommenderConfig(codes=TINY_CODES, cache_index=False),
+                      model=tiny_model, tokenizer=tokenizer, encoder=encoder)
+    assert rec.model_weight == 0.0  # no LoRA files: zero-shot, fitted prior
+    p = UserProfile(gender="male", age=55)
+    assert rec.weights_for(p, False)[1] == shop.manifest.weights_for("k0+demographics").prior
+    recs = rec.recommend(p, k=5, explain=False)
+    assert sum(r.item_id.startswith("games") for r in recs) >= 4
+    with pytest.raises(ModelError, match="already exists"):
+        save_shop(folder, cat, shop)
+    (folder / "shop.json").write_text(json.dumps({"format_version": 1, "weights": {"k0": {}}}))
+    with pytest.raises(ModelError, match="needs 'default' weights|malformed"):
+        load_shop(folder, cat)
+    (folder / "shop.json").write_text("[1, 2]")
+    with pytest.raises(ModelError, match="expected a JSON object"):
+        load_shop(folder, cat)
+
+
+def test_manifest_falls_back_to_the_request_without_demographics_then_default():
+    w = {DEFAULT: TypeWeights(0.0), "k1+interests": TypeWeights(0.5)}
+    m = ShopManifest(w)
+    assert m.weights_for("k1+interests+demographics").model == 0.5
+    assert m.weights_for("k3").model == 0.0
+    with pytest.raises(ModelError):
+        ShopManifest({"k0": TypeWeights()})
+    with pytest.raises(ModelError):
+        TypeWeights(model=float("nan"))
+
+
+def test_request_type_reads_what_a_request_gives():
+    assert request_type(UserProfile(), False) == "k0"
+    assert request_type(UserProfile(age=30, interests=["x"], recent_items=list("abcde")), False) == \
+        "k3+interests+demographics"
+    assert request_type(UserProfile(gender="f"), True) == "new-items"
+
+
+def test_fit_config_is_checked_and_too_few_users_is_a_clear_error():
+    with pytest.raises(GenrecError):
+        FitConfig(holdout_share=1.5)
+    with pytest.raises(GenrecError):
+        FitConfig(grid=(1.0, 2.0))
+    cat, seqs, users = synthetic_shop(True, n_users=20)
+    with pytest.raises(GenrecError, match="too few to fit"):
+        fit_shop(cat, seqs, users, FAST, encoder=HashEncoder(), progress=False)
+
+
+def test_users_files_keep_unknown_columns_and_read_zip_codes_as_location(tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_text("user_id,age,gender,zip_code,shoe_size\n1,24,M,85711,9\n")
+    assert load_users(path) == {"1": {"age": "24", "gender": "M", "location": "85711",
+                                      "attributes": {"shoe_size": "9"}}}
+
+
+def test_fitted_recommender_serves_with_a_tiny_model(tiny_model, tokenizer, encoder):
+    from genrec import RecommenderConfig
+    from genrec.fit import fitted_recommender
+
+    cat, seqs, users = synthetic_shop(True)
+    rec = fitted_recommender(cat, seqs, users, fit_config=FAST, progress=False, model=tiny_model,
+                             tokenizer=tokenizer, encoder=encoder,
+                             config=RecommenderConfig(codes=TINY_CODES, cache_index=False))
+    assert rec.shop is not None and rec.shop.manifest.data["held_out_users"] == 120
+    recs = rec.recommend({"gender": "female", "age": 25}, k=5, explain=False)
+    assert sum(r.item_id.startswith("pens") for r in recs) >= 4
+
+
+def test_lightfm_peer_learns_from_the_same_features():
+    pytest.importorskip("lightfm")
+    from genrec.peers import LightFMSystem
+
+    cat, seqs, users = synthetic_shop(True)
+    system = LightFMSystem(cat, None, seqs, users, components=16)
+    assert system.epochs in (5, 10, 20, 40) and 0 <= system.held_out_ndcg <= 1
+    recs = system.recommend(UserProfile(gender="male", age=55), k=10)
+    assert sum(r.item_id.startswith("games") for r in recs) >= 6
