@@ -59,7 +59,7 @@ def profile_tokens(profile) -> list[str]:
             + [f"item={r.item_id}" for r in profile.recent_items])
 
 
-def _item_feature_tokens(item) -> list[str]:
+def item_feature_tokens(item) -> list[str]:
     toks = [f"cat={c.strip().lower()}" for c in item.category]
     return toks + ([f"brand={item.brand.strip().lower()}"] if item.brand else [])
 
@@ -128,9 +128,9 @@ def fit_collab(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: 
     counts = Counter(t for u, _ in seqs for t in demo[u] + interests[u])
     vocab = [f"item={it.item_id}" for it in catalog] + sorted(t for t, n in counts.items() if n >= config.min_count)
     tok = {t: r for r, t in enumerate(vocab)}  # item tokens first: row p is catalog item p
-    feats = sorted({t for it in catalog for t in _item_feature_tokens(it)})
+    feats = sorted({t for it in catalog for t in item_feature_tokens(it)})
     ftok = {t: r for r, t in enumerate(feats)}
-    item_feat = [[ftok[t] for t in _item_feature_tokens(it)] for it in catalog]
+    item_feat = [[ftok[t] for t in item_feature_tokens(it)] for it in catalog]
     n_items, dim = len(catalog), config.dim
 
     user_emb = torch.nn.Embedding(len(vocab), dim)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .baselines import ScoringSystem
 from .cases import cold_profile, cold_user_cases, seed_interests
-from .collab import _item_feature_tokens, profile_tokens
+from .collab import item_feature_tokens, profile_tokens
 from .demographics import demographic_tokens
 from .errors import GenrecError
 from .fit import ndcg_at_10
@@ -88,8 +88,8 @@ class LightFMSystem(ScoringSystem):
                 vocab.setdefault(f"interest={c.lower()}", len(vocab))
         self.vocab = vocab
         self._uf = _row_normalised(rows, len(vocab))
-        feats = {t: n for n, t in enumerate(sorted({t for it in catalog for t in _item_feature_tokens(it)}))}
-        self._if = _row_normalised([[p] + [len(catalog) + feats[t] for t in _item_feature_tokens(it)]
+        feats = {t: n for n, t in enumerate(sorted({t for it in catalog for t in item_feature_tokens(it)}))}
+        self._if = _row_normalised([[p] + [len(catalog) + feats[t] for t in item_feature_tokens(it)]
                                     for p, it in enumerate(catalog)], len(catalog) + len(feats))
         r = [n for n, s in enumerate(inter) for _ in s]
         c = [i for s in inter for i in sorted(s)]
