@@ -170,17 +170,14 @@ def to_vector(tw: TypeWeights) -> np.ndarray:
     return np.array([tw.model] + [getattr(tw.prior, name) for name in COMPONENTS], dtype=np.float64)
 
 
-def split_holdout(sequences: Mapping[str, Sequence[str]], config: FitConfig, n_users: int | None = None
-                  ) -> tuple[list[str], set[str]]:
+def split_holdout(catalog: Catalog, sequences: Mapping[str, Sequence[str]], config: FitConfig,
+                  n_users: int | None = None) -> tuple[list[str], set[str]]:
     """The seeded held-out users (among those with more than 3 items) and held-out items."""
     rng = random.Random(config.seed)
     eligible = sorted(u for u, s in sequences.items() if len(s) > 3)
     n = min(n_users or config.max_holdout_users, round(config.holdout_share * len(eligible)))
     held = sorted(rng.sample(eligible, n))
-    counts: dict[str, int] = {}
-    for s in sequences.values():
-        for i in set(s):
-            counts[i] = counts.get(i, 0) + 1
+    counts = Dataset(catalog, dict(sequences)).popularity()
     items = sorted(i for i, c in counts.items() if c >= config.min_item_users)
     return held, set(rng.sample(items, int(config.cold_item_share * len(items))))
 
@@ -197,7 +194,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     sequences = {u: [i for i in s if i in catalog.index] for u, s in sequences.items()}
     sequences = {u: s for u, s in sequences.items() if s}
     with_model = recommender is not None and bool(recommender.model_weight)
-    held, cold = split_holdout(sequences, config, config.max_model_users if with_model else None)
+    held, cold = split_holdout(catalog, sequences, config, config.max_model_users if with_model else None)
     if len(held) < 10:
         raise GenrecError(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
                           "(the logs need more users)")
@@ -262,7 +259,7 @@ def _model_rows(recommender, mask: CatalogMask, cases: list[Case]) -> list[np.nd
     """Every item's exact model log-probability for each case (one tree pass per distinct prompt)."""
     prompts = [recommender.prompt(c.profile)[0] for c in cases]
     distinct = list(dict.fromkeys(prompts))
-    by_prompt = {recommender.prompt(c.profile)[0]: c.profile for c in cases}
+    by_prompt = {p: c.profile for p, c in zip(prompts, cases)}
     edges = {}
     step = recommender.config.batch_size
     for start in tqdm(range(0, len(distinct), step), desc="model scores of held-out prompts", unit="batch"):
