@@ -183,10 +183,12 @@ def split_holdout(catalog: Catalog, sequences: Mapping[str, Sequence[str]], conf
 
 
 def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] | None = None,
-             config: FitConfig = FitConfig(), recommender=None, encoder=None, progress: bool = True) -> Shop:
+             config: FitConfig = FitConfig(), recommender=None, encoder=None, progress: bool = True,
+             holdout: tuple[Sequence[str], set[str]] | None = None) -> Shop:
     """Fit the signals and choose the weights per request type on held-out users; refit on everything.
     `recommender`: a genrec.Recommender with an adapter, whose model then scores the held-out prompts and
-    earns a weight of its own (without one the model weight is 0)."""
+    earns a weight of its own (without one the model weight is 0). `holdout`: the held-out users and items
+    (split_holdout), when the caller kept them out of an adapter's training; else drawn here."""
     from .embed import default_encoder, encode_catalog
 
     t0 = time.perf_counter()
@@ -194,7 +196,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     sequences = {u: [i for i in s if i in catalog.index] for u, s in sequences.items()}
     sequences = {u: s for u, s in sequences.items() if s}
     with_model = recommender is not None and bool(recommender.model_weight)
-    held, cold = split_holdout(catalog, sequences, config, config.max_model_users if with_model else None)
+    held, cold = holdout or split_holdout(catalog, sequences, config, config.max_model_users if with_model else None)
+    held = [u for u in held if u in sequences]
     if len(held) < 10:
         raise GenrecError(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
                           "(the logs need more users)")

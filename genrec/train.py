@@ -10,6 +10,7 @@ folder and renamed, so an interrupted run never leaves a half-written adapter.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import resource
@@ -27,8 +28,10 @@ from .dataset import load_interactions, load_users, read_train_users
 from .embed import default_encoder, encode_catalog
 from .errors import GenrecError
 from .files import atomic_folder
+from .fit import FitConfig, fit_shop, split_holdout
 from .item_ids import CodeConfig, ItemCodes, reserved_token_ids
 from .prompts import template_version
+from .shop import save_shop
 from .signals import fit_signals, save_signals
 from .train_data import DataConfig, build_examples
 
@@ -63,9 +66,13 @@ class TrainConfig:
     full_vocab_loss: bool = False  # compute logits at every position (only to measure what the default saves)
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30% slower
     max_minutes: float | None = None  # stop at this wall-clock budget and write the adapter of the steps done
-    # bfloat16 autocast. None: on CUDA, and on a CPU with native bf16 instructions (measured on this 2-core
-    # AVX512-BF16 machine, one training step of batch 8x168 tokens: 4.9 s against 6.1 s in float32).
+    # bfloat16 autocast. None: on CUDA, and on a CPU with native bf16 instructions (benchmarks/results/
+    # train_speed.md).
     bf16: bool | None = None
+    # The shop fit that ends training (genrec.fit): its held-out users are kept out of the adapter's examples,
+    # so the model's weight beside the prior is chosen on users the adapter never saw. None: no fit (the
+    # adapter then ranks with RecommenderConfig's default weights).
+    fit: FitConfig | None = field(default_factory=FitConfig)
 
     def __post_init__(self):
         for name in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "max_length", "save_steps"):
@@ -163,8 +170,19 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     users = load_users(Path(config.users)) if config.users else {}
     train_ids, cold = read_train_users(config.train_users, sequences)
     sequences = {u: [i for i in sequences[u] if i not in cold] for u in train_ids}
+    # The fit's held-out users and items stay out of the adapter's recommendation examples (the items keep
+    # their text -> code examples), so the model's weight is chosen on requests it never saw.
+    held, fit_items = split_holdout(catalog, sequences, config.fit, config.fit.max_model_users) if config.fit \
+        else ([], set())
+    if config.fit is not None and len(held) < 10:
+        log.warning("only %d users with more than 3 items: too few to fit the shop's weights after training; "
+                    "the adapter will rank with the default weights", len(held))
+        held, fit_items = [], set()
+    adapter_sequences = {u: [i for i in s if i not in fit_items] for u, s in sequences.items() if u not in set(held)}
+    adapter_sequences = {u: s for u, s in adapter_sequences.items() if s}
     # ---- codes, model, examples ---------------------------------------------------------------
     encoder = encoder or default_encoder()
+    injected = model is not None
     codes = ItemCodes.build([it.item_id for it in catalog], encode_catalog(catalog, encoder), config.codes)
     if model is None:
         base = config.base
@@ -172,10 +190,12 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
             base = replace(base, dtype="float32")  # float32 weights to train; bf16 comes from autocast
         model, tokenizer = load_base_model(base)
     reserved = reserved_token_ids(tokenizer, config.codes.reserved_needed())
-    examples = build_examples(catalog, sequences, users, codes, tokenizer, reserved, config.data)
+    examples = build_examples(catalog, adapter_sequences, users, codes, tokenizer, reserved, config.data)
     rows = _tokenize(examples, tokenizer, config.max_length)
     reserved_set = set(reserved)
     used_codes = sorted({t for ex in examples for t in ex.target if t in reserved_set})
+    # The fit after training needs the base without LoRA: a model passed in is copied, one loaded here reloads.
+    pristine = copy.deepcopy(model) if held and injected else None
     if config.base.quantization == "nf4":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -217,12 +237,12 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
                "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}  # Linux: KiB
     # ---- write the adapter atomically ------------------------------------------------------------
     tasks = ("rec", "item_code", "code_title", "explain")
-    summary = {"train_users": len(sequences), "examples": len(examples), "cold_items_held_out": len(cold),
-               "by_task": {t: sum(e.task == t for e in examples) for t in tasks}}
+    summary = {"train_users": len(adapter_sequences), "fit_held_out_users": len(held),
+               "fit_held_out_items": len(fit_items), "examples": len(examples),
+               "cold_items_held_out": len(cold), "by_task": {t: sum(e.task == t for e in examples) for t in tasks}}
     with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         codes.save(tmp)
-        save_signals(tmp, catalog, fit_signals(catalog, sequences, users, collab=None, progress=False))
         meta = {"base_model": base_model_id(model.get_base_model()), "prompt_template": "recommend",
                 "prompt_template_version": template_version("recommend"), "codes": asdict(config.codes),
                 "encoder": encoder.name, "catalog_fingerprint": catalog.fingerprint(), "catalog_items": len(catalog),
@@ -230,9 +250,30 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
                 "config": {k: v for k, v in asdict(config).items() if k not in ("base", "codes", "data")}}
         (tmp / METADATA).write_text(json.dumps(meta, indent=2))
         (tmp / "README.md").write_text(_model_card(meta))
+        if held:
+            del trainer, model
+            _fit_after_training(tmp, catalog, sequences, users, (held, fit_items), config, pristine, tokenizer,
+                                encoder)
+        else:
+            save_signals(tmp, catalog, fit_signals(catalog, sequences, users, collab=None, progress=False))
     shutil.rmtree(ckpt, ignore_errors=True)
     log.info("adapter written to %s: %s", out, metrics)
     return out
+
+
+def _fit_after_training(folder: Path, catalog: Catalog, sequences, users, holdout, config: TrainConfig,
+                        model, tokenizer, encoder) -> None:
+    """Fit the shop with the new adapter's model (genrec.fit) on the users held out of its examples, and write
+    the fitted shop (signals on all the training users, weights per request type) into the adapter folder."""
+    from .recommender import Recommender, RecommenderConfig
+
+    base = config.base
+    if model is None:  # inference precision, as a Recommender loads it
+        model, tokenizer = load_base_model(base)
+    rec = Recommender(catalog, adapter=folder, config=RecommenderConfig(base=base), model=model,
+                      tokenizer=tokenizer, encoder=encoder, popularity={})
+    shop = fit_shop(catalog, sequences, users, config.fit, recommender=rec, encoder=encoder, holdout=holdout)
+    save_shop(folder, catalog, shop, exist_ok=True)
 
 
 def _use_bf16(config: TrainConfig, cuda: bool) -> bool:

@@ -110,6 +110,27 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
                     model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
 
 
+def test_training_ends_with_the_shop_fit_on_users_held_out_of_its_examples(shop, tmp_path, tiny_model, tokenizer):
+    from genrec import Catalog, Recommender, RecommenderConfig
+    from genrec.fit import FitConfig
+
+    fit = FitConfig(holdout_share=0.34, collab=None, min_cases=5, grid=(0.0, 1.0, 4.0))
+    out = train(config(shop, tmp_path / "ad", max_steps=10, fit=fit), model=copy.deepcopy(tiny_model),
+                tokenizer=tokenizer, encoder=HashEncoder())
+    data = json.loads((out / "genrec_adapter.json").read_text())["training_data"]
+    assert data["fit_held_out_users"] == 10 and data["train_users"] == 20  # 30 users, 10 held out of training
+    assert data["by_task"]["rec"] <= 20 * DataConfig().rec_per_user
+    manifest = json.loads((out / "shop.json").read_text())
+    assert manifest["data"]["with_model"] and manifest["data"]["held_out_users"] == 10
+    assert manifest["data"]["users"] == 30  # the signals are refitted on every training user
+    assert {w["model"] for w in manifest["weights"].values()} <= {0.0, 1.0, 4.0}
+    rec = Recommender(Catalog.load(shop / "items.jsonl"), adapter=out,
+                      config=RecommenderConfig(codes=TINY_CODES, cache_index=False),
+                      model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
+    assert rec.shop is not None and rec.shop.manifest.held_out["default"]["cases"] > 0
+    assert len(rec.recommend({"interests": ["Running"]}, k=5, explain=False)) == 5
+
+
 def test_time_budget_stops_early_and_still_writes_the_adapter(shop, tmp_path, tiny_model, tokenizer):
     items = [json.loads(line)["item_id"] for line in (shop / "items.jsonl").read_text().splitlines()]
     splits = tmp_path / "splits.json"
