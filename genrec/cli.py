@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rec-per-user", type=int, default=4, help="recommendation examples per training user")
     t.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget and write the adapter so far")
     t.add_argument("--gradient-checkpointing", action="store_true", help="less memory, ~30%% slower")
+    t.add_argument("--no-fit", action="store_true", help="skip the shop fit that ends training (the adapter then "
+                   "ranks with default weights until `genrec fit --adapter` fits it)")
     f = sub.add_parser("fit", help=COMMANDS["fit"], description=COMMANDS["fit"])
     f.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
     f.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
@@ -113,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "files are copied into --out")
     f.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
     f.add_argument("--holdout-share", type=float, default=0.2, help="share of users held out to choose weights")
+    f.add_argument("--holdout-users", help="choose the weights on these users instead of a seeded share (e.g. users "
+                   "the --adapter never saw): one per line, a JSON list, or a splits.json (its valid_cold_users "
+                   "and cold_items)")
     f.add_argument("--no-collab-model", action="store_true", help="skip the learned collaborative model")
     f.add_argument("--seed", type=int, default=2024)
     w = sub.add_parser("ui", help=COMMANDS["ui"], description=COMMANDS["ui"])
@@ -181,17 +186,22 @@ def run_fit(args: argparse.Namespace) -> int:
     config = FitConfig(holdout_share=args.holdout_share, seed=args.seed,
                        **({"collab": None} if args.no_collab_model else {}))
     catalog = Catalog.load(args.catalog)
-    sequences = load_interactions(Path(args.interactions), catalog)
+    logs = sequences = load_interactions(Path(args.interactions), catalog)
     users = load_users(Path(args.users)) if args.users else {}
     if args.train_users:
         keep, cold = read_train_users(args.train_users, sequences)
         sequences = {u: [i for i in sequences[u] if i not in cold] for u in keep}
+    holdout = None
+    if args.holdout_users:
+        held, held_items = read_train_users(args.holdout_users, logs, key="valid_cold_users", what="held-out")
+        sequences = sequences | {u: logs[u] for u in held}  # their logs are the answers the weights are chosen on
+        holdout = (held, held_items)
     rec = None
     if args.adapter:
         rec = Recommender(catalog, adapter=args.adapter, config=RecommenderConfig(base=BaseModelConfig(
             path=args.base_model)))
     t = time.perf_counter()
-    shop = fit_shop(catalog, sequences, users, config, recommender=rec)
+    shop = fit_shop(catalog, sequences, users, config, recommender=rec, holdout=holdout)
     if args.adapter:
         shutil.copytree(args.adapter, out, ignore=shutil.ignore_patterns("shop.json", "shop_prior.npz"))
     save_shop(out, catalog, shop, exist_ok=bool(args.adapter))
@@ -261,7 +271,8 @@ def run(args: argparse.Namespace) -> int:
                           lora_alpha=2 * args.lora_r, lora_dropout=args.lora_dropout, save_steps=args.save_steps,
                           seed=args.seed, resume=args.resume,
                           max_minutes=args.max_minutes, gradient_checkpointing=args.gradient_checkpointing,
-                          data=DataConfig(rec_per_user=args.rec_per_user))
+                          data=DataConfig(rec_per_user=args.rec_per_user),
+                          **({"fit": None} if args.no_fit else {}))
         print(f"genrec: adapter written to {train(cfg)}")
         return 0
     if args.command == "convert":

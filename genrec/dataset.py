@@ -103,10 +103,12 @@ def load_users(path: Path) -> dict[str, dict]:
     return users
 
 
-def read_train_users(path: str | None, sequences: dict[str, list[str]]) -> tuple[list[str], set[str]]:
+def read_train_users(path: str | None, sequences: dict[str, list[str]], key: str = "train_users",
+                     what: str = "training") -> tuple[list[str], set[str]]:
     """The training user IDs, and the items to hold out of their sequences: a splits.json's cold_items (the
     cold-start protocol removes every interaction with them from training; they stay in the catalog, so the
-    item tasks still tie their text to their codes)."""
+    item tasks still tie their text to their codes). The file holds one ID per line, a JSON list, or a
+    splits.json whose `key` list is taken (`genrec fit --holdout-users` reads its valid_cold_users)."""
     if path is None:
         return sorted(sequences), set()
     try:
@@ -119,9 +121,9 @@ def read_train_users(path: str | None, sequences: dict[str, list[str]]) -> tuple
     except json.JSONDecodeError as e:
         raise GenrecError(f"{path}: invalid JSON ({e.msg}, line {e.lineno})") from None
     if isinstance(parsed, dict):  # a splits.json: its train_users and cold_items
-        ids = parsed.get("train_users")
+        ids = parsed.get(key)
         if not isinstance(ids, list):
-            raise GenrecError(f"{path}: a JSON object without a train_users list")
+            raise GenrecError(f"{path}: a JSON object without a {key} list")
         cold = set(map(str, parsed.get("cold_items", []) or []))
     elif isinstance(parsed, list):
         ids = parsed
@@ -130,9 +132,9 @@ def read_train_users(path: str | None, sequences: dict[str, list[str]]) -> tuple
     ids = [str(i) for i in ids if str(i).strip()]
     unknown = [u for u in ids if u not in sequences]
     if unknown:
-        raise GenrecError(f"{path}: {len(unknown)} training user(s) have no interactions, e.g. {unknown[:3]}")
+        raise GenrecError(f"{path}: {len(unknown)} {what} user(s) have no interactions, e.g. {unknown[:3]}")
     if not ids:
-        raise GenrecError(f"{path}: no training users")
+        raise GenrecError(f"{path}: no {what} users")
     return ids, cold
 
 

@@ -188,3 +188,35 @@ def test_lightfm_peer_learns_from_the_same_features():
     assert system.epochs in (5, 10, 20, 40) and 0 <= system.held_out_ndcg <= 1
     recs = system.recommend(UserProfile(gender="male", age=55), k=10)
     assert sum(r.item_id.startswith("games") for r in recs) >= 6
+
+
+def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypatch, encoder):
+    from genrec import fit as fit_module
+    from genrec.cli import main
+
+    cat, seqs, users = synthetic_shop(True, n_users=200)
+    (tmp_path / "items.jsonl").write_text("\n".join(json.dumps({"item_id": it.item_id, "title": it.title})
+                                                    for it in cat))
+    (tmp_path / "inter.jsonl").write_text("\n".join(json.dumps({"user_id": u, "item_id": i, "seq": n})
+                                                    for u, s in seqs.items() for n, i in enumerate(s)))
+    (tmp_path / "users.jsonl").write_text("\n".join(json.dumps({"user_id": u, **p}) for u, p in users.items()))
+    held = [f"u{n}" for n in range(150, 200)]
+    (tmp_path / "splits.json").write_text(json.dumps({"train_users": [f"u{n}" for n in range(150)],
+                                                      "valid_cold_users": held, "cold_items": []}))
+    seen = {}
+    real = fit_module.fit_shop
+
+    def spy(*a, **kw):
+        seen.update(kw)
+        return real(*a, **{**kw, "encoder": encoder, "progress": False})
+
+    monkeypatch.setattr(fit_module, "fit_shop", spy)
+    base = ["fit", "--catalog", str(tmp_path / "items.jsonl"), "--interactions", str(tmp_path / "inter.jsonl"),
+            "--users", str(tmp_path / "users.jsonl"), "--no-collab-model"]
+    args = base + ["--train-users", str(tmp_path / "splits.json"), "--holdout-users", str(tmp_path / "splits.json")]
+    assert main(args + ["--out", str(tmp_path / "shop")]) == 0
+    assert seen["holdout"] == (held, set())
+    manifest = json.loads((tmp_path / "shop" / "shop.json").read_text())
+    assert manifest["data"]["held_out_users"] == 50 and manifest["data"]["users"] == 200
+    (tmp_path / "few.txt").write_text("u1\nnobody\n")
+    assert main(base + ["--holdout-users", str(tmp_path / "few.txt"), "--out", str(tmp_path / "x")]) == 2

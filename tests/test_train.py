@@ -219,3 +219,15 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
     assert _last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-40"
     assert not (tmp_path / "checkpoint-60").exists()
     assert _last_complete_checkpoint(tmp_path / "none") is None
+
+
+def test_cli_train_no_fit_skips_the_shop_fit(shop, tmp_path, monkeypatch):
+    from genrec import train as train_module
+    from genrec.cli import main
+
+    seen = []
+    monkeypatch.setattr(train_module, "train", lambda cfg: seen.append(cfg) or tmp_path / "out")
+    base = ["train", "--catalog", str(shop / "items.jsonl"), "--interactions", str(shop / "interactions.jsonl"),
+            "--out", str(tmp_path / "out")]
+    assert main(base) == 0 and main(base + ["--no-fit"]) == 0
+    assert seen[0].fit is not None and seen[1].fit is None
