@@ -25,11 +25,11 @@ import torch
 from common import machine, random_request, write_report
 
 from genrec.api import demo_catalog
-from genrec.base_model import BaseModelConfig, load_base_model
-from genrec.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch
-from genrec.explain import explain_items
-from genrec.item_ids import CodeConfig, reserved_token_ids
-from genrec.prompts import render
+from genrec.model.base_model import BaseModelConfig, load_base_model
+from genrec.model.item_ids import CodeConfig, reserved_token_ids
+from genrec.model.prompts import render
+from genrec.ranking.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch
+from genrec.ranking.explain import explain_items
 
 B = 64
 K = 10
@@ -97,7 +97,7 @@ def main() -> None:
     model, tok = load_base_model(BaseModelConfig(path=args.base, device=device, dtype=args.dtype))
     adapter = Path(args.adapter)
     if (adapter / "adapter_config.json").exists():
-        from genrec.adapters import attach
+        from genrec.model.adapters import attach
 
         model = attach(model, adapter).merge_and_unload()
         model.eval()
@@ -106,7 +106,7 @@ def main() -> None:
     load_s = time.perf_counter() - t
     dtype = str(next(model.parameters()).dtype)
     if args.encoder == "minilm":
-        from genrec.embed import default_encoder
+        from genrec.model.embed import default_encoder
 
         enc = default_encoder()
         encode = lambda text: enc.encode([text])[0]  # noqa: E731

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from common import machine, write_report
 
-from genrec.base_model import BaseModelConfig
-from genrec.train import TrainConfig, train
+from genrec.model.base_model import BaseModelConfig
+from genrec.training.train import TrainConfig, train
 
 DEMO = Path(__file__).resolve().parents[1] / "genrec" / "demo"
 

@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 from .api import demo_catalog, recommend
-from .base_model import BaseModelConfig
-from .catalog import Catalog, Item
-from .contract import Filters, Recommendation
-from .decoding import SearchConfig
+from .data.catalog import Catalog, Item
+from .data.profile import RecentItem, UserProfile
 from .errors import CatalogError, GenrecError, ModelError, ProfileError
-from .item_ids import CodeConfig
-from .profile import RecentItem, UserProfile
-from .recommender import Recommender, RecommenderConfig
+from .model.base_model import BaseModelConfig
+from .model.item_ids import CodeConfig
+from .ranking.contract import Filters, Recommendation
+from .ranking.decoding import SearchConfig
+from .ranking.recommender import Recommender, RecommenderConfig
 
 __all__ = [
            "BaseModelConfig",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from .base_model import BaseModelConfig
-from .catalog import Catalog
-from .contract import Recommendation
-from .recommender import Recommender, RecommenderConfig
+from .data.catalog import Catalog
+from .model.base_model import BaseModelConfig
+from .ranking.contract import Recommendation
+from .ranking.recommender import Recommender, RecommenderConfig
+from .resources import shipped
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 _LOCK = threading.Lock()
@@ -22,14 +23,14 @@ def demo_catalog() -> Catalog:
 
 def demo_adapter() -> Path | None:
     """The bundled demo adapter, when this release ships one."""
-    folder = Path(__file__).resolve().parent.parent / "adapters" / "demo"
+    folder = shipped("adapters") / "demo"
     return folder if (folder / "adapter_config.json").exists() else None
 
 
 def demo_logs() -> dict[str, list[str]]:
     """The demo shop's purchase history: the simulated shoppers' sequences (genrec/demo/shoppers, written by
     genrec.demo.simulate), what a real shop passes as `Recommender(logs=...)`."""
-    from .dataset import Dataset
+    from .data.dataset import Dataset
 
     return Dataset.load(DEMO_DIR / "shoppers").sequences
 

@@ -76,7 +76,7 @@ def tokenizer(demo):
 
 
 def _prompt_files():
-    from genrec.prompts import PROMPTS_DIR
+    from genrec.model.prompts import PROMPTS_DIR
 
     return sorted(PROMPTS_DIR.glob("*.j2"))
 

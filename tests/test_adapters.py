@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genrec import ModelError, Recommender, RecommenderConfig
-from genrec.recommender import base_model_id
+from genrec.ranking.recommender import base_model_id
 
 from .conftest import TINY_CODES
 

@@ -1,7 +1,7 @@
 import pytest
 
 from genrec import BaseModelConfig, ModelError
-from genrec import base_model as bm
+from genrec.model import base_model as bm
 
 
 def test_config_is_checked_at_construction():

@@ -1,7 +1,7 @@
 import pytest
 
-from genrec.chat import MAX_MESSAGE, ChatState, interpret, not_interested
-from genrec.contract import Recommendation
+from genrec.apps.chat import MAX_MESSAGE, ChatState, interpret, not_interested
+from genrec.ranking.contract import Recommendation
 
 
 def rec(i, price, brand, rank=1):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from genrec.cli import COMMANDS, build_parser, main
+from genrec.apps.cli import COMMANDS, build_parser, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

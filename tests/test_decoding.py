@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from genrec.decoding import CodeTrie, SearchConfig, beam_search, beam_search_batch, edge_logits_batch
 from genrec.errors import GenrecError
+from genrec.ranking.decoding import CodeTrie, SearchConfig, beam_search, beam_search_batch, edge_logits_batch
 
 END = 99
 

@@ -4,11 +4,19 @@ import numpy as np
 import pytest
 
 from genrec import GenrecError, UserProfile
-from genrec.baselines import ItemKNN, Popularity, TfIdf
-from genrec.cli import main
-from genrec.convert import amazon, movielens, recbole
-from genrec.dataset import Dataset, make_splits, write_dataset
-from genrec.evaluate import EvalConfig, evaluate, paired_test, protocol_a, protocol_b, summarize, write_report
+from genrec.apps.cli import main
+from genrec.data.convert import amazon, movielens, recbole
+from genrec.data.dataset import Dataset, make_splits, write_dataset
+from genrec.evaluation.baselines import ItemKNN, Popularity, TfIdf
+from genrec.evaluation.evaluate import (
+    EvalConfig,
+    evaluate,
+    paired_test,
+    protocol_a,
+    protocol_b,
+    summarize,
+    write_report,
+)
 
 
 def tiny_dataset(tmp_path, n_users=40, seed=0):
@@ -177,8 +185,8 @@ def test_eval_command_makes_splits_and_writes_the_report(tmp_path, capsys):
 
 
 def test_demographic_popularity_prefers_the_users_group(tmp_path):
-    from genrec.baselines import DemographicPopularity
-    from genrec.catalog import Catalog, Item
+    from genrec.data.catalog import Catalog, Item
+    from genrec.evaluation.baselines import DemographicPopularity
 
     cat = Catalog([Item("a", "A"), Item("b", "B"), Item("c", "C")])
     seqs = {"u1": ["a"], "u2": ["a"], "u3": ["b"], "u4": ["c"], "u5": ["a"]}

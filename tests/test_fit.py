@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from genrec import Catalog, GenrecError, UserProfile
-from genrec.cases import cold_user_cases, request_type
-from genrec.catalog import Item
-from genrec.collab import CollabConfig, fit_collab
-from genrec.dataset import load_users
-from genrec.demographics import DemographicLift, demographic_tokens
+from genrec.data.cases import cold_user_cases, request_type
+from genrec.data.catalog import Item
+from genrec.data.dataset import load_users
 from genrec.errors import ModelError
-from genrec.fit import PARTS, CaseScores, FitConfig, coordinate_ascent, fit_shop
-from genrec.shop import DEFAULT, ShopManifest, TypeWeights, load_shop, save_shop
+from genrec.ranking.collab import CollabConfig, fit_collab
+from genrec.ranking.demographics import DemographicLift, demographic_tokens
+from genrec.ranking.shop import DEFAULT, ShopManifest, TypeWeights, load_shop, save_shop
+from genrec.training.fit import PARTS, CaseScores, FitConfig, coordinate_ascent, fit_shop
 
 from .conftest import TINY_CODES, HashEncoder
 
@@ -84,9 +84,9 @@ def test_learned_model_ranks_what_people_like_the_user_take_and_round_trips():
 
 def test_coordinate_ascent_starts_from_the_best_single_part_and_never_ends_below_it():
     cat, seqs, users = synthetic_shop(True)
-    from genrec.contract import CatalogMask
-    from genrec.prior import ItemPrior, PriorWeights
-    from genrec.signals import fit_signals
+    from genrec.ranking.contract import CatalogMask
+    from genrec.ranking.prior import ItemPrior, PriorWeights
+    from genrec.ranking.signals import fit_signals
 
     enc = HashEncoder()
     held = sorted(seqs)[:60]
@@ -168,7 +168,7 @@ def test_users_files_keep_unknown_columns_and_read_zip_codes_as_location(tmp_pat
 
 def test_fitted_recommender_serves_with_a_tiny_model(tiny_model, tokenizer, encoder):
     from genrec import RecommenderConfig
-    from genrec.fit import fitted_recommender
+    from genrec.training.fit import fitted_recommender
 
     cat, seqs, users = synthetic_shop(True)
     rec = fitted_recommender(cat, seqs, users, fit_config=FAST, progress=False, model=tiny_model,
@@ -181,7 +181,7 @@ def test_fitted_recommender_serves_with_a_tiny_model(tiny_model, tokenizer, enco
 
 def test_lightfm_peer_learns_from_the_same_features():
     pytest.importorskip("lightfm")
-    from genrec.peers import LightFMSystem
+    from genrec.evaluation.peers import LightFMSystem
 
     cat, seqs, users = synthetic_shop(True)
     system = LightFMSystem(cat, None, seqs, users, components=16)
@@ -191,8 +191,8 @@ def test_lightfm_peer_learns_from_the_same_features():
 
 
 def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypatch, encoder):
-    from genrec import fit as fit_module
-    from genrec.cli import main
+    from genrec.apps.cli import main
+    from genrec.training import fit as fit_module
 
     cat, seqs, users = synthetic_shop(True, n_users=200)
     (tmp_path / "items.jsonl").write_text("\n".join(json.dumps({"item_id": it.item_id, "title": it.title})

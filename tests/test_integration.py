@@ -5,8 +5,8 @@ import random
 import pytest
 
 from genrec import BaseModelConfig, Catalog, Recommender, RecommenderConfig, UserProfile
-from genrec.decoding import SearchConfig
 from genrec.demo.requests import allowed_ids, random_request
+from genrec.ranking.decoding import SearchConfig
 
 pytestmark = pytest.mark.integration
 

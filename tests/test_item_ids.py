@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from genrec.errors import GenrecError
-from genrec.item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
+from genrec.model.item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
 
 
 def clustered(n_clusters=5, per=30, dim=16, seed=0):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from genrec import metrics as m
+from genrec.evaluation import metrics as m
 
 RANKED = ["a", "b", "c", "d", "e"]
 REL = {"b", "d", "z"}  # z is never retrieved

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from genrec import Catalog, GenrecError, UserProfile
-from genrec.catalog import Item
-from genrec.prior import ItemPrior, PriorWeights, category_similarity, combine, item_similarity
-from genrec.recommender import Recommender
+from genrec.data.catalog import Item
+from genrec.ranking.prior import ItemPrior, PriorWeights, category_similarity, combine, item_similarity
+from genrec.ranking.recommender import Recommender
 
 from .conftest import make_recommender
 
@@ -121,7 +121,7 @@ def test_lexical_part_matches_exact_words(encoder):
 
 def test_requests_for_new_items_only_rank_with_the_new_items_weights(demo, tiny_model, tokenizer, encoder):
     from genrec import RecommenderConfig
-    from genrec.decoding import SearchConfig
+    from genrec.ranking.decoding import SearchConfig
 
     from .conftest import TINY_CODES
 

@@ -4,7 +4,7 @@ import jinja2
 import pytest
 
 from genrec import Item, UserProfile
-from genrec.prompts import PROMPTS_DIR, render, template_names, template_version
+from genrec.model.prompts import PROMPTS_DIR, render, template_names, template_version
 
 
 def test_recommend_prompt_carries_profile_and_recent_item_descriptions():

@@ -10,11 +10,18 @@ import pytest
 import torch
 
 from genrec import Catalog, Filters, GenrecError, Recommender, UserProfile
-from genrec.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search, edge_logits_batch, tree_edge_logits
 from genrec.demo.requests import allowed_ids, random_request
-from genrec.explain import is_grounded, item_facts, whole_sentences
-from genrec.item_ids import END
-from genrec.prior import PriorWeights
+from genrec.model.item_ids import END
+from genrec.ranking.decoding import (
+    CodeTrie,
+    ModelScorer,
+    SearchConfig,
+    beam_search,
+    edge_logits_batch,
+    tree_edge_logits,
+)
+from genrec.ranking.explain import is_grounded, item_facts, whole_sentences
+from genrec.ranking.prior import PriorWeights
 
 from .conftest import make_recommender
 

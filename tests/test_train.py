@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from genrec import GenrecError
-from genrec.dataset import load_interactions, write_dataset
-from genrec.prior import category_similarity, item_similarity
-from genrec.train import TrainConfig, train
-from genrec.train_data import DataConfig
+from genrec.data.dataset import load_interactions, write_dataset
+from genrec.ranking.prior import category_similarity, item_similarity
+from genrec.training.train import TrainConfig, train
+from genrec.training.train_data import DataConfig
 
 from .conftest import TINY_CODES, HashEncoder
 
@@ -59,7 +59,7 @@ def test_training_moves_lora_and_code_rows_only_and_reloads_identically(shop, tm
     reloaded = PeftModel.from_pretrained(copy.deepcopy(original), out)
     merged = copy.deepcopy(reloaded).merge_and_unload()
     changed = (merged.get_input_embeddings().weight != original.get_input_embeddings().weight).any(1).nonzero()
-    from genrec.item_ids import reserved_token_ids
+    from genrec.model.item_ids import reserved_token_ids
 
     code_ids = set(reserved_token_ids(tokenizer, TINY_CODES.reserved_needed()))  # codes and END
     changed = {int(i) for i in changed.ravel()}
@@ -112,7 +112,7 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
 
 def test_training_ends_with_the_shop_fit_on_users_held_out_of_its_examples(shop, tmp_path, tiny_model, tokenizer):
     from genrec import Catalog, Recommender, RecommenderConfig
-    from genrec.fit import FitConfig
+    from genrec.training.fit import FitConfig
 
     fit = FitConfig(holdout_share=0.34, collab=None, min_cases=5, grid=(0.0, 1.0, 4.0))
     out = train(config(shop, tmp_path / "ad", max_steps=10, fit=fit), model=copy.deepcopy(tiny_model),
@@ -148,7 +148,7 @@ def test_time_budget_stops_early_and_still_writes_the_adapter(shop, tmp_path, ti
 
 
 def test_a_splits_file_holds_its_cold_items_out_of_training(shop, tmp_path):
-    from genrec.dataset import read_train_users as _train_users
+    from genrec.data.dataset import read_train_users as _train_users
 
     seqs = {"u1": ["A", "C"], "u2": ["B", "C"]}
     splits = tmp_path / "splits.json"
@@ -184,7 +184,7 @@ def test_kill_9_mid_training_then_resume_finishes_all_steps(shop, tmp_path, tiny
     tiny_model.save_pretrained(base)
     tokenizer.save_pretrained(base)
     out = tmp_path / "adapters" / "shop"
-    cmd = [sys.executable, "-m", "genrec.cli", "train", "--catalog", str(shop / "items.jsonl"), "--interactions",
+    cmd = [sys.executable, "-m", "genrec.apps.cli", "train", "--catalog", str(shop / "items.jsonl"), "--interactions",
            str(shop / "interactions.jsonl"), "--out", str(out), "--base-model", str(base), "--branching", "8",
            "--max-depth", "10", "--max-steps", "300", "--save-steps", "20", "--batch-size", "4", "--lr", "0.005"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -207,7 +207,7 @@ def test_kill_9_mid_training_then_resume_finishes_all_steps(shop, tmp_path, tiny
 
 
 def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
-    from genrec.train import _last_complete_checkpoint
+    from genrec.training.train import _last_complete_checkpoint
 
     for step, complete in ((20, True), (40, True), (60, False)):
         c = tmp_path / f"checkpoint-{step}"
@@ -222,8 +222,8 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
 
 
 def test_cli_train_no_fit_skips_the_shop_fit(shop, tmp_path, monkeypatch):
-    from genrec import train as train_module
-    from genrec.cli import main
+    from genrec.apps.cli import main
+    from genrec.training import train as train_module
 
     seen = []
     monkeypatch.setattr(train_module, "train", lambda cfg: seen.append(cfg) or tmp_path / "out")

@@ -24,7 +24,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    import ui
+    from genrec.apps import ui
 
     port = free_port()
     app = ui.build_app()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec.catalog import Catalog
-from genrec.embed import default_encoder, encode_catalog
+from genrec.data.catalog import Catalog
+from genrec.model.embed import default_encoder, encode_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".gpu" / "data"

@@ -2,7 +2,7 @@
 
 Item codes need MiniLM embeddings of the item texts; benchmarks/gpu/prepare.py computes them here and this
 driver serves them by text, so the codes are exactly those a local run would build. Everything else is
-genrec.train.train as `genrec train` runs it.
+genrec.training.train.train as `genrec train` runs it.
 Run: python benchmarks/gpu/train_adapter.py --catalog C --interactions I --emb E.npz --gguf G --out DIR [...]
 """
 
@@ -14,8 +14,8 @@ import logging
 
 import numpy as np
 
-from genrec.base_model import BaseModelConfig
-from genrec.train import TrainConfig, train
+from genrec.model.base_model import BaseModelConfig
+from genrec.training.train import TrainConfig, train
 
 
 class StagedEncoder:

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 from genrec import api
-from genrec.dataset import Dataset
-from genrec.fit import FitConfig, fit_shop
-from genrec.recommender import Recommender
-from genrec.shop import save_shop
+from genrec.data.dataset import Dataset
+from genrec.ranking.recommender import Recommender
+from genrec.ranking.shop import save_shop
+from genrec.training.fit import FitConfig, fit_shop
 
 
 def main(adapter: Path | None = None) -> Path:

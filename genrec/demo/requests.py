@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from genrec.catalog import Catalog
-from genrec.profile import UserProfile
+from genrec.data.catalog import Catalog
+from genrec.data.profile import UserProfile
 
 WORDS = ["running", "camping", "coffee", "cats", "keyboard", "yoga", "books", "skincare", "tent", "dogs", "gift",
          "baking", "headphones", "puzzles", "office chair", "cycling"]
@@ -34,7 +34,7 @@ def random_request(rng: random.Random, catalog: Catalog) -> tuple[UserProfile, d
 
 
 def allowed_ids(catalog: Catalog, profile: UserProfile, f: dict) -> set[str]:
-    """The items a request may return, written independently of genrec.contract.CatalogMask: the oracle
+    """The items a request may return, written independently of genrec.ranking.contract.CatalogMask: the oracle
     that validity tests and benchmarks check every returned ID against."""
     recent = {r.item_id for r in profile.recent_items}
     brands = {b.lower() for b in profile.excluded_brands}

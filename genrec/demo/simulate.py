@@ -13,7 +13,7 @@ import json
 import random
 from pathlib import Path
 
-from genrec.catalog import Catalog
+from genrec.data.catalog import Catalog
 
 HERE = Path(__file__).resolve().parent
 # persona: (product types it buys, age range, share female, budget range, occupations)

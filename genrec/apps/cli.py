@@ -1,0 +1,335 @@
+"""`genrec` command line: demo, recommend and check-catalog over the same typed functions as the API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, replace
+
+from ..errors import GenrecError
+
+COMMANDS = {
+    "demo": "recommend for the bundled sample profiles on the bundled demo catalog",
+    "recommend": "recommend catalog items for one user profile (JSON text or file)",
+    "check-catalog": "validate a catalog file and print a summary (errors name file, line and field)",
+    "eval": "evaluate systems on a dataset with the cold-start protocols; writes report.md/.json and plots",
+    "convert": "convert MovieLens, RecBole or raw Amazon files to the genrec dataset layout",
+    "compare": "paired significance test between two eval runs (per-user results)",
+    "ui": "serve the chat UI (genrec/apps/ui.py) on localhost with the demo catalog and adapter",
+    "train": "fine-tune a LoRA adapter (QLoRA on a GPU) on a catalog and its interaction log",
+    "fit": "fit genrec to a shop's logs: signals and search weights per request type, chosen on held-out users",
+}
+
+
+def _ids(text: str | None) -> list[str] | None:
+    return None if text is None else [s.strip() for s in text.split(",") if s.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genrec", description="Cold-start recommendation with a fine-tuned LLM.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress (never profile fields)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp, with_profile: bool):
+        sp.add_argument("--catalog", help="catalog file (.jsonl/.csv/.parquet); default: the demo catalog")
+        sp.add_argument("--adapter", help="adapter folder; default: the bundled demo adapter if any, else none")
+        sp.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
+        sp.add_argument("--quantization", choices=["none", "nf4"], default="none", help="load the base in 4-bit")
+        sp.add_argument("-k", type=int, default=10 if with_profile else 5, help="items per profile")
+        sp.add_argument("--no-explain", action="store_true", help="skip explanations (faster)")
+        sp.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+
+    d = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
+    common(d, with_profile=False)
+    r = sub.add_parser("recommend", help=COMMANDS["recommend"], description=COMMANDS["recommend"])
+    r.add_argument("--profile", required=True, help='JSON object or path to a .json file, e.g. \'{"age": 30}\'')
+    common(r, with_profile=True)
+    r.add_argument("--category", action="append", help="only items in this category (repeatable)")
+    r.add_argument("--min-price", type=float)
+    r.add_argument("--max-price", type=float)
+    r.add_argument("--exclude", help="comma-separated item IDs to leave out (e.g. already bought)")
+    r.add_argument("--candidates", help="comma-separated item IDs: rank only these")
+    c = sub.add_parser("check-catalog", help=COMMANDS["check-catalog"], description=COMMANDS["check-catalog"])
+    c.add_argument("path")
+    e = sub.add_parser("eval", help=COMMANDS["eval"], description=COMMANDS["eval"])
+    e.add_argument("--data", required=True, help="dataset folder in the genrec layout (items, interactions, splits)")
+    e.add_argument("--systems", default="popularity,tfidf,embedding,itemknn",
+                   help="comma-separated: popularity,demographic,tfidf,embedding,itemknn,lightfm,llm (llm: genrec "
+                        "fitted on the protocol's training view)")
+    e.add_argument("--out", help="output folder (default: eval-<dataset>)")
+    e.add_argument("--protocols", default="A,B", help="A (cold-start users), B (cold-start items) or both")
+    e.add_argument("--split", default="test_cold_users", choices=["test_cold_users", "valid_cold_users"])
+    e.add_argument("--max-users", type=int, help="evaluate a seeded sample of this many users (quick runs)")
+    e.add_argument("--make-splits", action="store_true", help="write splits.json first if the dataset has none")
+    e.add_argument("--seed", type=int, default=2024, help="seed for --make-splits and --max-users")
+    e.add_argument("--adapter", help="LoRA adapter folder for the llm system (default: zero-shot); its weight is "
+                   "fitted on the same training view")
+    v = sub.add_parser("convert", help=COMMANDS["convert"], description=COMMANDS["convert"])
+    v.add_argument("--format", required=True, choices=["movielens", "recbole", "amazon"])
+    v.add_argument("--input", required=True, help="MovieLens/RecBole folder, or the Amazon reviews file")
+    v.add_argument("--meta", help="Amazon metadata file (with --format amazon)")
+    v.add_argument("--out", required=True, help="folder to write the genrec layout into")
+    v.add_argument("--make-splits", action="store_true", help="also write seeded splits.json")
+    v.add_argument("--seed", type=int, default=2024)
+    m = sub.add_parser("compare", help=COMMANDS["compare"], description=COMMANDS["compare"])
+    m.add_argument("run_a", help="eval output folder (or its per_user.jsonl)")
+    m.add_argument("run_b", help="eval output folder (or its per_user.jsonl)")
+    m.add_argument("--system-a", help="system of run A (needed when the run holds several)")
+    m.add_argument("--system-b", help="system of run B (needed when the run holds several)")
+    m.add_argument("--metric", default="ndcg@10")
+    t = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"])
+    t.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
+    t.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
+    t.add_argument("--users", help="users.jsonl with profile fields (age, gender, location, occupation)")
+    t.add_argument("--train-users", help="training user IDs: one per line, a JSON list, or a splits.json")
+    t.add_argument("--out", required=True, help="adapter folder to create, e.g. adapters/shoes")
+    t.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
+    t.add_argument("--quantization", choices=["none", "nf4"], help="default: nf4 on a GPU, none on a CPU")
+    t.add_argument("--epochs", type=float, default=1.0)
+    t.add_argument("--max-steps", type=int, default=-1, help="> 0 overrides --epochs")
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--grad-accum", type=int, default=1)
+    t.add_argument("--lr", type=float, default=2e-4, help="learning rate")
+    t.add_argument("--lora-r", type=int, default=16)
+    t.add_argument("--lora-dropout", type=float, default=0.05, help="0 is ~20%% faster on a CPU")
+    t.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (for --resume)")
+    t.add_argument("--branching", type=int, default=64, help="item-code clusters per level")
+    t.add_argument("--max-depth", type=int, default=12, help="longest item code")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--rec-per-user", type=int, default=4, help="recommendation examples per training user")
+    t.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget and write the adapter so far")
+    t.add_argument("--gradient-checkpointing", action="store_true", help="less memory, ~30%% slower")
+    t.add_argument("--no-fit", action="store_true", help="skip the shop fit that ends training (the adapter then "
+                   "ranks with default weights until `genrec fit --adapter` fits it)")
+    f = sub.add_parser("fit", help=COMMANDS["fit"], description=COMMANDS["fit"])
+    f.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
+    f.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
+    f.add_argument("--users", help="users file (user_id, age, gender, location, occupation, any other columns)")
+    f.add_argument("--train-users", help="fit on these users only: one per line, a JSON list, or a splits.json "
+                   "(its cold items are then held out of their sequences)")
+    f.add_argument("--out", required=True, help="shop folder to create; use it as --adapter / Recommender(adapter=)")
+    f.add_argument("--adapter", help="a LoRA adapter folder: the model's weight is fitted too, and the adapter's "
+                   "files are copied into --out")
+    f.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
+    f.add_argument("--holdout-share", type=float, default=0.2, help="share of users held out to choose weights")
+    f.add_argument("--holdout-users", help="choose the weights on these users instead of a seeded share (e.g. users "
+                   "the --adapter never saw): one per line, a JSON list, or a splits.json (its valid_cold_users "
+                   "and cold_items)")
+    f.add_argument("--no-collab-model", action="store_true", help="skip the learned collaborative model")
+    f.add_argument("--seed", type=int, default=2024)
+    w = sub.add_parser("ui", help=COMMANDS["ui"], description=COMMANDS["ui"])
+    w.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
+    w.add_argument("--port", type=int, default=7860)
+    return p
+
+
+def _per_user(path: str, system: str | None) -> list[dict]:
+    from pathlib import Path
+
+    p = Path(path)
+    p = p / "per_user.jsonl" if p.is_dir() else p
+    if not p.exists():
+        raise GenrecError(f"{p}: not found (give an eval output folder)")
+    rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    systems = sorted({r["system"] for r in rows})
+    if system is None and len(systems) > 1:
+        raise GenrecError(f"{p} holds systems {systems}: choose one with --system-a/--system-b")
+    if system is not None and system not in systems:
+        raise GenrecError(f"{p} has no system {system!r}; it holds {systems}")
+    return [r for r in rows if system is None or r["system"] == system]
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..data.dataset import Dataset, make_splits
+    from ..evaluation.evaluate import SYSTEMS, EvalConfig, evaluate, write_report
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown or not systems:
+        raise GenrecError(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
+    data = Dataset.load(args.data)
+    if data.splits is None:
+        if not args.make_splits:
+            raise GenrecError(f"{args.data} has no splits.json; add --make-splits to create seeded splits")
+        data.splits = make_splits(data, seed=args.seed)
+        (Path(args.data) / "splits.json").write_text(json.dumps(data.splits))
+    cfg = EvalConfig(protocols=tuple(p.strip().upper() for p in args.protocols.split(",")), split=args.split,
+                     max_users=args.max_users, seed=args.seed)
+    run = evaluate(data, systems, cfg, adapter=args.adapter)
+    out = args.out or f"eval-{data.name}"
+    report = write_report(run, data, out, systems, "genrec " + " ".join(sys.argv[1:]))
+    print(report.read_text())
+    print(f"wrote {report}, report.json, per_user.jsonl and plots in {out}")
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    import shutil
+    import time
+    from pathlib import Path
+
+    from ..data.catalog import Catalog
+    from ..data.dataset import load_interactions, load_users, read_train_users
+    from ..model.base_model import BaseModelConfig
+    from ..ranking.recommender import Recommender, RecommenderConfig
+    from ..ranking.shop import save_shop
+    from ..training.fit import FitConfig, fit_shop
+
+    out = Path(args.out)
+    if out.exists():
+        raise GenrecError(f"{out} already exists; choose another --out or remove it")
+    config = FitConfig(holdout_share=args.holdout_share, seed=args.seed,
+                       **({"collab": None} if args.no_collab_model else {}))
+    catalog = Catalog.load(args.catalog)
+    logs = sequences = load_interactions(Path(args.interactions), catalog)
+    users = load_users(Path(args.users)) if args.users else {}
+    if args.train_users:
+        keep, cold = read_train_users(args.train_users, sequences)
+        sequences = {u: [i for i in sequences[u] if i not in cold] for u in keep}
+    holdout = None
+    if args.holdout_users:
+        held, held_items = read_train_users(args.holdout_users, logs, key="valid_cold_users", what="held-out")
+        sequences = sequences | {u: logs[u] for u in held}  # their logs are the answers the weights are chosen on
+        holdout = (held, held_items)
+    rec = None
+    if args.adapter:
+        rec = Recommender(catalog, adapter=args.adapter, config=RecommenderConfig(base=BaseModelConfig(
+            path=args.base_model)))
+    t = time.perf_counter()
+    shop = fit_shop(catalog, sequences, users, config, recommender=rec, holdout=holdout)
+    if args.adapter:
+        shutil.copytree(args.adapter, out, ignore=shutil.ignore_patterns("shop.json", "shop_prior.npz"))
+    save_shop(out, catalog, shop, exist_ok=bool(args.adapter))
+    print(f"genrec: fitted in {time.perf_counter() - t:.0f} s on {len(sequences)} users; held-out NDCG@10 per "
+          "request type:")
+    for rtype, m in shop.manifest.held_out.items():
+        print(f"  {rtype:<28} {m['ndcg@10']:.4f}  ({m['cases']} cases)")
+    print(f"genrec: shop written to {out} (use it as --adapter {out})")
+    return 0
+
+
+def _print(profile_label: str, recs, as_json: bool) -> None:
+    if as_json:
+        for rec in recs:
+            print(json.dumps({"profile": profile_label, **asdict(rec)}, ensure_ascii=False))
+        return
+    print(f"\n== {profile_label}")
+    if not recs:
+        print("   (no items pass the filters)")
+    for rec in recs:
+        price = f"${rec.price:.2f}" if rec.price is not None else "-"
+        print(f"{rec.rank:>3}. [{rec.item_id}] {rec.title}  {price}  (score {rec.score:.2f})")
+        if rec.explanation:
+            print(f"     why: {rec.explanation}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..data.catalog import Catalog
+    from ..data.profile import UserProfile
+
+    if args.command == "check-catalog":
+        cat = Catalog.load(args.path)
+        priced = sum(it.price is not None for it in cat)
+        print(f"{args.path}: {len(cat)} items, {len(cat.categories())} categories, {priced} priced, "
+              f"fingerprint {cat.fingerprint()}")
+        return 0
+    if args.command == "ui":
+        try:
+            from . import ui
+        except ImportError as e:  # gradio is the optional [ui] extra
+            raise GenrecError(f"the UI needs gradio ({e}): pip install 'genrec[ui]'") from None
+        ui.main(["--host", args.host, "--port", str(args.port)])
+        return 0
+    if args.command == "eval":
+        return run_eval(args)
+    if args.command == "fit":
+        return run_fit(args)
+    if args.command == "train":
+        import torch
+
+        from ..model.base_model import BaseModelConfig
+        from ..model.item_ids import CodeConfig
+        from ..training.train import TrainConfig, train
+        from ..training.train_data import DataConfig
+
+        quant = args.quantization or ("nf4" if torch.cuda.is_available() else "none")
+        cfg = TrainConfig(catalog=args.catalog, interactions=args.interactions, users=args.users,
+                          train_users=args.train_users, out=args.out,
+                          base=BaseModelConfig(path=args.base_model, quantization=quant),
+                          codes=CodeConfig(branching=args.branching, max_depth=args.max_depth),
+                          epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+                          grad_accum=args.grad_accum, learning_rate=args.lr, lora_r=args.lora_r,
+                          lora_alpha=2 * args.lora_r, lora_dropout=args.lora_dropout, save_steps=args.save_steps,
+                          seed=args.seed, resume=args.resume,
+                          max_minutes=args.max_minutes, gradient_checkpointing=args.gradient_checkpointing,
+                          data=DataConfig(rec_per_user=args.rec_per_user),
+                          **({"fit": None} if args.no_fit else {}))
+        print(f"genrec: adapter written to {train(cfg)}")
+        return 0
+    if args.command == "convert":
+        from ..data import convert
+        from ..data.dataset import Dataset, make_splits
+
+        if args.format == "amazon":
+            if not args.meta:
+                raise GenrecError("--format amazon needs --meta (the metadata file)")
+            out = convert.amazon(args.input, args.meta, args.out)
+        else:
+            out = getattr(convert, args.format)(args.input, args.out)
+        data = Dataset.load(out)  # validates what was written
+        if args.make_splits:
+            (out / "splits.json").write_text(json.dumps(make_splits(data, seed=args.seed)))
+        print(f"wrote {out}: {len(data.catalog)} items, {len(data.sequences)} users, "
+              f"{sum(map(len, data.sequences.values()))} interactions")
+        return 0
+    if args.command == "compare":
+        from ..evaluation.evaluate import paired_test
+
+        t = paired_test(_per_user(args.run_a, args.system_a), _per_user(args.run_b, args.system_b), args.metric)
+        print(f"{t['metric']} over {t['cases']} shared cases: A {t['mean_a']:.4f}, B {t['mean_b']:.4f}, "
+              f"diff {t['mean_diff']:+.4f}; paired t-test p = {t['t_test_p']:.3g}, Wilcoxon p = {t['wilcoxon_p']:.3g}")
+        return 0
+    if args.k < 1:
+        raise GenrecError(f"-k must be >= 1, got {args.k}")
+    common = {"catalog": args.catalog, "adapter": args.adapter, "base_model": args.base_model,
+              "quantization": args.quantization}
+    if args.command == "demo":
+        rec = api.get_recommender(**common)
+        lines = (api.DEMO_DIR / "profiles.jsonl").read_text().splitlines()
+        for line in lines:
+            profile = UserProfile.from_json(line)
+            # The samples name demo items; with another catalog keep only the recent items it has.
+            kept = tuple(r for r in profile.recent_items if r.item_id in rec.catalog)
+            profile = replace(profile, recent_items=kept)
+            label = ", ".join(f"{k}={v}" for k, v in profile.to_dict().items()) or "empty profile"
+            _print(label, rec.recommend(profile, k=args.k, explain=not args.no_explain), args.json)
+        return 0
+    profile = UserProfile.from_json(args.profile)
+    recs = api.recommend(profile, k=args.k, explain=not args.no_explain, categories=args.category,
+                         min_price=args.min_price, max_price=args.max_price, exclude=_ids(args.exclude),
+                         candidates=_ids(args.candidates), **common)
+    _print("recommendations", recs, args.json)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="genrec: %(message)s")
+    try:
+        return run(args)
+    except GenrecError as e:  # a user mistake: one clear line, no traceback
+        print(f"genrec: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genrec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""UserProfile: what a shop knows of a new user (demographics, interests, free text, a few items)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProfileError
+
+MAX_TEXT = 2000  # characters of free text kept; longer text is a paste, not a profile
+MAX_INTERESTS = 50
+MAX_RECENT = 50
+
+
+@dataclass(frozen=True)
+class RecentItem:
+    """An item the user touched: its ID, and optionally a rating and when (ISO time or epoch)."""
+
+    item_id: str
+    rating: float | None = None
+    timestamp: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.item_id, str) or not self.item_id.strip():
+            raise ProfileError(f"recent_items: item_id must be a non-empty string, got {self.item_id!r}")
+        if self.rating is not None and (isinstance(self.rating, bool) or not isinstance(self.rating, (int, float))
+                                        or not math.isfinite(self.rating)):
+            raise ProfileError(f"recent_items: rating must be a number, got {self.rating!r}")
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A new user's profile. Every field is optional; an empty profile is valid (pure cold start)."""
+
+    age: int | None = None  # years, 0..120
+    gender: str | None = None  # free text as the shop records it
+    location: str | None = None
+    occupation: str | None = None
+    interests: tuple[str, ...] = ()  # stated interests, e.g. ("trail running", "camping")
+    free_text: str | None = None  # a sentence the user wrote
+    budget: float | None = None  # the most the user wants to pay per item
+    recent_items: tuple[RecentItem, ...] = ()  # oldest first
+    excluded_brands: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        # Accept lists from Python callers; store tuples so a profile is hashable and immutable.
+        for name in ("interests", "excluded_brands"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        if isinstance(self.recent_items, (list, tuple)):
+            object.__setattr__(self, "recent_items", tuple(_recent(r) for r in self.recent_items))
+        if self.age is not None and (isinstance(self.age, bool) or not isinstance(self.age, int)
+                                     or not 0 <= self.age <= 120):
+            raise ProfileError(f"age must be an integer from 0 to 120, got {self.age!r}")
+        for name in ("gender", "location", "occupation", "free_text"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, str):
+                raise ProfileError(f"{name} must be text, got {type(v).__name__}")
+        if self.free_text is not None and len(self.free_text) > MAX_TEXT:
+            raise ProfileError(f"free_text has {len(self.free_text)} characters; at most {MAX_TEXT} are accepted")
+        if self.budget is not None and (isinstance(self.budget, bool) or not isinstance(self.budget, (int, float))
+                                        or not math.isfinite(self.budget) or self.budget <= 0):
+            raise ProfileError(f"budget must be a positive number, got {self.budget!r}")
+        for name, limit in (("interests", MAX_INTERESTS), ("excluded_brands", MAX_INTERESTS)):
+            v = getattr(self, name)
+            if not isinstance(v, tuple) or not all(isinstance(s, str) and s.strip() for s in v):
+                raise ProfileError(f"{name} must be a list of non-empty strings, got {v!r}")
+            if len(v) > limit:
+                raise ProfileError(f"{name} has {len(v)} entries; at most {limit} are accepted")
+        if len(self.recent_items) > MAX_RECENT:
+            raise ProfileError(f"recent_items has {len(self.recent_items)} entries; at most {MAX_RECENT}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UserProfile:
+        if not isinstance(data, dict):
+            raise ProfileError(f"a profile must be an object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ProfileError(f"unknown profile field(s) {unknown}; known: {sorted(known)}")
+        d = dict(data)
+        for name in ("interests", "excluded_brands"):
+            v = d.get(name)
+            if isinstance(v, str):
+                d[name] = tuple(s.strip() for s in v.split(",") if s.strip())
+            elif isinstance(v, list):
+                d[name] = tuple(s.strip() if isinstance(s, str) else s for s in v)
+            elif v is None:
+                d.pop(name, None)
+        d["recent_items"] = tuple(_recent(r) for r in d.get("recent_items") or ())
+        if isinstance(d.get("age"), float) and d["age"].is_integer():
+            d["age"] = int(d["age"])
+        for name in ("gender", "location", "occupation", "free_text"):
+            if isinstance(d.get(name), str):
+                d[name] = d[name].strip() or None
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> UserProfile:
+        """Parse a JSON object, given as text or as a path to a .json file."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            p = Path(text)
+            if not p.exists():
+                raise ProfileError(f"{p}: no such profile file (or not a JSON object)")
+            text = p.read_text(encoding="utf-8")
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise ProfileError(f"profile is not valid JSON: {e.msg} at line {e.lineno}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["interests"], d["excluded_brands"] = list(self.interests), list(self.excluded_brands)
+        d["recent_items"] = [{k: v for k, v in vars(r).items() if v is not None} for r in self.recent_items]
+        return {k: v for k, v in d.items() if v not in (None, [], ())}
+
+    def is_empty(self) -> bool:
+        return not self.to_dict()
+
+    def __repr__(self) -> str:
+        # Profiles are personal data: keep them out of logs and tracebacks by default.
+        return f"UserProfile(<{len(self.to_dict())} fields>)"
+
+
+def _recent(r: Any) -> RecentItem:
+    if isinstance(r, RecentItem):
+        return r
+    if isinstance(r, (str, int)) and not isinstance(r, bool):
+        return RecentItem(item_id=str(r))
+    if isinstance(r, dict):
+        extra = sorted(set(r) - {"item_id", "rating", "timestamp"})
+        if extra:
+            raise ProfileError(f"recent_items: unknown field(s) {extra}")
+        if "item_id" not in r:
+            raise ProfileError("recent_items: an entry lacks item_id")
+        ts = r.get("timestamp")
+        return RecentItem(item_id=str(r["item_id"]), rating=r.get("rating"),
+                          timestamp=None if ts is None else str(ts))
+    raise ProfileError(f"recent_items: each entry must be an item ID or an object, got {r!r}")

@@ -1,0 +1,150 @@
+"""The recommender contract every system answers (LLM and baselines alike): profile + filters -> items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..data.catalog import Catalog
+from ..data.profile import UserProfile
+from ..errors import GenrecError
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: str
+    title: str
+    score: float  # higher is better; for the LLM, the log-probability among the allowed items
+    rank: int  # 1-based
+    category: str
+    price: float | None
+    brand: str | None
+    explanation: str | None = None
+    explanation_source: str | None = None  # "model" or "facts" (see genrec.ranking.explain)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrow the items a request may return. All given conditions must hold."""
+
+    categories: tuple[str, ...] = ()  # category names or paths; an item matching any of them passes
+    min_price: float | None = None
+    max_price: float | None = None
+    exclude: frozenset[str] = frozenset()  # e.g. already bought; unknown IDs are ignored
+    candidates: tuple[str, ...] | None = None  # only these items (all must exist in the catalog)
+    exclude_recent: bool = True  # drop the profile's recent items
+
+    def __post_init__(self):
+        for name in ("min_price", "max_price"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+                raise GenrecError(f"{name} must be a number >= 0, got {v!r}")
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise GenrecError(f"min_price {self.min_price} is above max_price {self.max_price}")
+
+    @classmethod
+    def from_kwargs(cls, **kw) -> Filters:
+        if "category" in kw:  # the singular reads better for one category
+            if kw.get("categories"):
+                raise GenrecError("pass category or categories, not both")
+            kw["categories"] = kw.pop("category")
+        if isinstance(kw.get("categories"), str):
+            kw["categories"] = (kw["categories"],)
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(kw) - known)
+        if unknown:
+            raise GenrecError(f"unknown filter(s) {unknown}; known: {sorted(known | {'category'})}")
+        for name in ("categories", "candidates"):
+            if kw.get(name) is not None:
+                kw[name] = tuple(str(x) for x in kw[name])
+        if kw.get("exclude") is not None:
+            kw["exclude"] = frozenset(str(x) for x in kw["exclude"])
+        return cls(**{k: v for k, v in kw.items() if v is not None})
+
+
+class CatalogMask:
+    """Per-catalog arrays that turn (filters, profile) into a boolean mask of allowed items quickly."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.prices = np.array([np.nan if it.price is None else it.price for it in catalog])
+        self.brands = np.array([(it.brand or "").lower() for it in catalog])
+        self._levels: dict[str, np.ndarray] = {}
+
+    def _in_category(self, wanted: str) -> np.ndarray:
+        if wanted not in self._levels:
+            self._levels[wanted] = np.array([it.in_category(wanted) for it in self.catalog])
+        return self._levels[wanted]
+
+    def allowed(self, filters: Filters, profile: UserProfile) -> np.ndarray:
+        cat = self.catalog
+        if filters.candidates is not None:
+            unknown = [i for i in filters.candidates if i not in cat]
+            if unknown:
+                raise GenrecError(f"candidates hold {len(unknown)} item ID(s) not in the catalog, e.g. {unknown[:3]}")
+            mask = np.zeros(len(cat), dtype=bool)
+            mask[[cat.index[i] for i in filters.candidates]] = True
+        else:
+            mask = np.ones(len(cat), dtype=bool)
+        drop = set(filters.exclude)
+        if filters.exclude_recent:
+            drop |= {r.item_id for r in profile.recent_items}
+        mask[[cat.index[i] for i in drop if i in cat]] = False
+        if profile.excluded_brands:
+            mask &= ~np.isin(self.brands, [b.lower() for b in profile.excluded_brands])
+        if filters.categories:
+            mask &= np.logical_or.reduce([self._in_category(c) for c in filters.categories])
+        with np.errstate(invalid="ignore"):  # NaN (unpriced) compares False: excluded when a bound is set
+            if filters.min_price is not None:
+                mask &= self.prices >= filters.min_price
+            if filters.max_price is not None:
+                mask &= self.prices <= filters.max_price
+        return mask
+
+
+def resolve_filters(filters: Filters | None, filter_kwargs: dict) -> Filters:
+    if filters is not None and filter_kwargs:
+        raise GenrecError("pass either filters= or filter keywords, not both")
+    return filters or Filters.from_kwargs(**filter_kwargs)
+
+
+def check_request(profile, k, catalog: Catalog) -> UserProfile:
+    """Validate the parts of a request every system shares; returns the parsed profile."""
+    profile = as_profile(profile)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise GenrecError(f"k must be a positive integer, got {k!r}")
+    unknown = [r.item_id for r in profile.recent_items if r.item_id not in catalog]
+    if unknown:
+        raise GenrecError(f"recent_items hold {len(unknown)} item ID(s) not in the catalog, e.g. {unknown[:3]}")
+    return profile
+
+
+def as_profile(profile: UserProfile | dict | str) -> UserProfile:
+    if isinstance(profile, UserProfile):
+        return profile
+    if isinstance(profile, dict):
+        return UserProfile.from_dict(profile)
+    if isinstance(profile, (str, Path)):
+        return UserProfile.from_json(profile)
+    raise GenrecError(f"profile must be a UserProfile, dict or JSON, got {type(profile).__name__}")
+
+
+def to_recommendations(catalog: Catalog, ranked: list[tuple[int, float]]) -> list[Recommendation]:
+    out = []
+    for r, (i, score) in enumerate(ranked):
+        it = catalog[i]
+        out.append(Recommendation(item_id=it.item_id, title=it.display_title, score=float(score), rank=r + 1,
+                                  category=it.category_str, price=it.price, brand=it.brand))
+    return out
+
+
+class RecommenderLike(Protocol):
+    """What genrec's evaluation and UI need from any system."""
+
+    catalog: Catalog
+
+    def recommend(self, profile, k: int = 10, explain: bool = False, filters: Filters | None = None,
+                  **filter_kwargs) -> list[Recommendation]: ...

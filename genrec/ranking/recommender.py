@@ -1,0 +1,305 @@
+"""Recommender: base model + optional adapter + catalog index -> ranked, explained, catalog-valid items."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..data.cases import request_type
+from ..data.catalog import Catalog, Item
+from ..data.dataset import Dataset
+from ..data.profile import UserProfile
+from ..errors import GenrecError, ModelError
+from ..files import atomic_folder
+from ..model import adapters
+from ..model.base_model import BaseModelConfig, cache_root, load_base_model
+from ..model.embed import Encoder, default_encoder, encode_catalog
+from ..model.item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
+from ..model.prompts import render, template_version
+from .contract import (
+    CatalogMask,
+    Filters,
+    Recommendation,
+    check_request,
+    resolve_filters,
+    to_recommendations,
+)
+from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch, tree_edge_logits
+from .explain import explain_items
+from .prior import ItemPrior, PriorWeights
+from .shop import Shop, load_shop
+from .signals import Signals, fit_signals, load_signals
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecommenderConfig:
+    """Everything a Recommender needs besides the catalog and adapter."""
+
+    base: BaseModelConfig = field(default_factory=BaseModelConfig)
+    codes: CodeConfig = field(default_factory=CodeConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    # Prompt shape. None: what the adapter was trained with (its data_config), else 5 items and 200 characters;
+    # an adapter sees the prompts it learned on.
+    max_recent_items: int | None = None  # most recent items shown in the prompt
+    description_chars: int | None = None  # characters of each shown item's description
+    explain_max_new_tokens: int = 32
+    # Let the model phrase explanations? None: only with an adapter, and only on a GPU. Measured on the demo
+    # catalog: 0 of 250 zero-shot sentences from the base model passed the grounding check, at ~2.3 s per request
+    # of 10 items; the demo adapter's sentences pass, but take 11.9 s p50 per 10 items on this 2-core CPU
+    # (benchmarks/latency.py), where the grounded facts take milliseconds.
+    explain_with_model: bool | None = None
+    prior: PriorWeights = field(default_factory=PriorWeights)  # weights of the prior's parts (genrec.ranking.prior)
+    # Requests that allow only new items (no allowed item has a user in the shop's logs: a "new arrivals" shelf)
+    # rank with these instead: popularity and item-kNN are blank for such items and the adapter never had them
+    # as targets. Like `prior`, these serve only an unfitted Recommender; a fitted shop has "new-items" weights.
+    new_items_prior: PriorWeights = field(
+        default_factory=lambda: PriorWeights(text=10.0, lexical=10.0, popularity=0.0, collab=0.0))
+    new_items_model_weight: float = 0.0
+    # Items without users in the logs borrow popularity and collab from this many text-nearest old items, so they
+    # can rank among old ones (genrec.ranking.prior.ItemPrior); 0 turns it off.
+    new_item_neighbours: int = 5
+    cache_index: bool = True  # keep the catalog's codes on disk (keyed by catalog fingerprint)
+    batch_size: int = 16  # users per search in rank_batch (bulk scoring and evaluation)
+
+    def __post_init__(self):
+        for name in ("max_recent_items", "description_chars", "explain_max_new_tokens"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("new_items_model_weight", "new_item_neighbours"):
+            if getattr(self, name) < 0:
+                raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.batch_size < 1:
+            raise GenrecError(f"batch_size must be >= 1, got {self.batch_size!r}")
+
+
+class Recommender:
+    """Holds the model, adapter and catalog index; `recommend()` answers one profile at a time."""
+
+    def __init__(self, catalog: Catalog, adapter: str | Path | None = None,
+                 config: RecommenderConfig = RecommenderConfig(), model=None, tokenizer=None,
+                 encoder: Encoder | None = None, popularity: Mapping[str, int] | None = None,
+                 logs: Mapping[str, Sequence[str]] | None = None, shop: Shop | None = None):
+        """`popularity` (item ID -> purchases or users) adds a popularity prior, as in D3: what a new user
+        with an empty profile gets. `logs` (user ID -> items taken, the shop's interaction log) gives both
+        that popularity (unless passed) and item-kNN similarity for the collaborative prior
+        (`config.prior.collab`), which ranks for users with a few known items, and its category-item
+        similarity, which does the same for stated interests. Without either, an adapter's
+        own copy of its training logs' prior (shop_prior.npz) is used.
+
+        `shop` (genrec.training.fit / `genrec fit`), or a shop folder given as `adapter` (with or without LoRA files):
+        the signals fitted on the shop's logs and the search weights chosen for each request type on its
+        held-out users; they replace `config.prior`, `config.new_items_prior` and the model weights."""
+        self.catalog, self.config = catalog, config
+        if shop is None and adapter is not None and logs is None and popularity is None:
+            shop = load_shop(adapter, catalog)
+        self.shop = shop
+        signals = shop.signals if shop is not None else None
+        if signals is None and logs is not None:
+            signals = fit_signals(catalog, logs, collab=None, progress=False) if config.prior.collab else \
+                Signals(dict(Dataset(catalog, dict(logs)).popularity()), None, None)
+        if signals is None and adapter is not None and popularity is None:  # the logs the adapter was trained on
+            signals = load_signals(adapter, catalog)
+        if signals is None:
+            signals = Signals(dict(popularity) if popularity else {}, None, None)
+        if adapter is not None and not adapters.has_lora(adapter):
+            if shop is None:
+                raise ModelError(f"{adapter} is not an adapter folder (no adapter_config.json) and not a fitted "
+                                 "shop (no shop.json)")
+            adapter = None  # a fitted shop without LoRA weights: zero-shot model, fitted weights
+        self.encoder = encoder or default_encoder()
+        if model is None:
+            model, tokenizer = load_base_model(config.base)
+        elif tokenizer is None:
+            raise GenrecError("pass the tokenizer together with the model")
+        self.tokenizer = tokenizer
+        self.adapter_meta: dict = {}
+        codes = None
+        if adapter is not None:
+            self.adapter_meta = adapters.read_metadata(adapter)
+            adapters.check_compatible(self.adapter_meta, base_model_id(model), template_version("recommend"))
+            if (Path(adapter) / "codes.json").exists():
+                codes = ItemCodes.load(adapter)
+                trained_with = self.adapter_meta.get("encoder")
+                if trained_with and trained_with != self.encoder.name:
+                    raise ModelError(f"adapter codes were built with encoder {trained_with!r}, "
+                                     f"not {self.encoder.name!r}")
+                known = sum(it.item_id in codes.codes for it in catalog)
+                if known < len(catalog) / 2:
+                    raise ModelError(f"this adapter was trained on another catalog: only {known} of {len(catalog)} "
+                                     "items have codes in it (new items may be a minority; retrain for this catalog)")
+            model = adapters.attach(model, adapter)
+            if config.base.quantization == "none":
+                # LoRA and the trained code rows folded into plain weights: faster, and the search can read
+                # the output rows it needs directly.
+                model = model.merge_and_unload()
+        self.model = model
+        trained = self.adapter_meta.get("data_config", {})
+        self.max_recent_items = config.max_recent_items if config.max_recent_items is not None else \
+            trained.get("max_recent_items", 5)
+        self.description_chars = config.description_chars if config.description_chars is not None else \
+            trained.get("description_chars", 200)
+        mw = config.search.model_weight
+        self.model_weight = (1.0 if adapter is not None else 0.0) if mw is None else mw
+        ewm = config.explain_with_model
+        on_gpu = any(p.device.type == "cuda" for p in model.parameters())
+        self.explain_with_model = (adapter is not None and on_gpu) if ewm is None else ewm
+        self.codes = self._index(codes)
+        n_reserved = self.codes.config.reserved_needed()
+        self.reserved = np.asarray(reserved_token_ids(tokenizer, n_reserved), dtype=np.int64)
+        self.sequences = [self.reserved[self.codes.token_indices(it.item_id)].tolist() for it in catalog]
+        item_emb = self.codes.embeddings[[self.codes.row(it.item_id) for it in catalog]].astype(np.float32)
+        lexical = config.prior.lexical or config.new_items_prior.lexical or (
+            shop is not None and any(w.prior.lexical for w in shop.manifest.weights.values()))
+        self.prior = ItemPrior(catalog, item_emb, self.encoder, config.prior, lexical_index=bool(lexical),
+                               new_item_neighbours=config.new_item_neighbours, **signals.prior_kwargs())
+        self.new_items_prior = config.new_items_prior
+        self.new_items_model_weight = config.new_items_model_weight if self.model_weight else 0.0
+        self.mask = CatalogMask(catalog)
+        self._full_trie: CodeTrie | None = None
+
+    def use_shop(self, shop: Shop) -> None:
+        """Serve with a fitted shop's signals and per-request-type weights from now on."""
+        self.shop = shop
+        self.prior = ItemPrior(self.catalog, self.prior.item_emb, self.encoder, self.config.prior,
+                               lexical_index=True, new_item_neighbours=self.config.new_item_neighbours,
+                               **shop.signals.prior_kwargs())
+
+    def _index(self, codes: ItemCodes | None) -> ItemCodes:
+        """Item codes for this catalog: from the adapter (new items placed by text) or built and cached."""
+        if codes is not None:
+            missing = [it for it in self.catalog if it.item_id not in codes.codes]
+            if missing:
+                vecs = self.encoder.encode([it.text() for it in missing])
+                for it, v in zip(missing, vecs):
+                    codes.add(it.item_id, v)
+            return codes
+        cfg = self.config.codes
+        key = f"{self.catalog.fingerprint()}-{self.encoder.name}-b{cfg.branching}-s{cfg.seed}-d{cfg.max_depth}"
+        folder = cache_root() / "index" / key
+        if self.config.cache_index and (folder / "codes.json").exists():
+            return ItemCodes.load(folder)
+        t = time.perf_counter()
+        vecs = encode_catalog(self.catalog, self.encoder)
+        codes = ItemCodes.build([it.item_id for it in self.catalog], vecs, cfg)
+        log.info("built item codes for %d items in %.1fs: %s", len(self.catalog), time.perf_counter() - t,
+                 codes.stats())
+        if self.config.cache_index:
+            with atomic_folder(folder, done_marker="codes.json") as tmp:
+                codes.save(tmp)
+        return codes
+
+    # ---- the request path ---------------------------------------------------------------------
+    @property
+    def trie(self) -> CodeTrie:
+        """The catalog's one trie; filtered requests mask it (CodeTrie.subtree_allowed) instead of rebuilding."""
+        if self._full_trie is None:
+            self._full_trie = CodeTrie(self.sequences, list(range(len(self.catalog))), int(self.reserved[END]))
+        return self._full_trie
+
+    def prompt(self, profile: UserProfile) -> tuple[str, list[Item]]:
+        recent = [self.catalog.get(r.item_id) for r in profile.recent_items]
+        shown = recent[-self.max_recent_items:] if self.max_recent_items else []
+        text = render("recommend", profile=profile, recent_items=shown,
+                      description_chars=self.description_chars)
+        return text, recent
+
+    def weights_for(self, profile: UserProfile, new_items_only: bool) -> tuple[float, PriorWeights]:
+        """(model weight, prior weights) of this request: a fitted shop's weights for its request type
+        (genrec.data.cases.request_type), else the config's (`new_items_*` for requests allowing only new items)."""
+        if self.shop is not None:
+            w = self.shop.manifest.weights_for(request_type(profile, new_items_only))
+            return (w.model if self.model_weight else 0.0), w.prior
+        if new_items_only:
+            return self.new_items_model_weight, self.new_items_prior
+        return self.model_weight, self.config.prior
+
+    def item_logprior(self, profile: UserProfile, recent: list[Item], new_items_only: bool = False
+                      ) -> np.ndarray | None:
+        """log-distribution over items of the weighted prior parts (genrec.ranking.prior) for this request's weights;
+        None if none applies. This is how a cold profile with no adapter still gets fitting items."""
+        return self.prior.logprior(profile, recent, self.weights_for(profile, new_items_only)[1])
+
+    def recommend(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
+                  filters: Filters | None = None, **filter_kwargs) -> list[Recommendation]:
+        """Top-k catalog items for `profile`, best first. Fewer than k come back when the filters allow
+        fewer items (none when they allow none). Writes nothing to disk and logs no profile field."""
+        return self.recommend_batch([profile], k, explain, [resolve_filters(filters, filter_kwargs)])[0]
+
+    def recommend_batch(self, profiles: list, k: int = 10, explain: bool = False,
+                        filters: list[Filters | None] | None = None) -> list[list[Recommendation]]:
+        """recommend() for many users at once: one model forward per search step serves all of them (the
+        way to score users in bulk on a GPU). Each user's list is what recommend() alone returns."""
+        filters = filters or [None] * len(profiles)
+        if len(filters) != len(profiles):
+            raise GenrecError(f"{len(profiles)} profiles but {len(filters)} filters")
+        profiles = [check_request(p, k, self.catalog) for p in profiles]
+        filters = [f if f is not None else Filters() for f in filters]
+        allowed = [self.mask.allowed(f, p) for f, p in zip(filters, profiles)]
+        masks = [None if a.all() else a for a in allowed]  # None: nothing filtered out, no mask to apply
+        prompts, recents, priors, weights = [], [], [], []
+        for p, a in zip(profiles, allowed):
+            text, recent = self.prompt(p)
+            prompts.append(self.tokenizer(text)["input_ids"])
+            recents.append(recent)
+            model_weight, prior_weights = self.weights_for(p, self.prior.new_items_only(a))
+            priors.append(self.prior.logprior(p, recent, prior_weights))
+            weights.append(model_weight)
+        scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if any(weights) else None
+        hits = beam_search_batch(scorer, self.trie, [k] * len(profiles), self.config.search, priors, weights, masks)
+        out = []
+        for p, h, recent in zip(profiles, hits, recents):
+            recs = to_recommendations(self.catalog, h)
+            out.append(self._explain(p, recs, recent) if explain else recs)
+        return out
+
+    def recommend_stream(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
+                         filters: Filters | None = None, **filter_kwargs) -> Iterator[list[Recommendation]]:
+        """recommend() for interactive callers, in two steps: the ranked list as soon as the search ends
+        (explanations None), then the same list explained (explaining costs more than ranking when the model
+        phrases it). With explain=False, only the first."""
+        filters = resolve_filters(filters, filter_kwargs)
+        profile = check_request(profile, k, self.catalog)
+        ranked = self.recommend_batch([profile], k, False, [filters])[0]
+        yield ranked
+        if explain and ranked:
+            yield self._explain(profile, ranked, [self.catalog.get(r.item_id) for r in profile.recent_items])
+
+    def _explain(self, profile: UserProfile, recs: list[Recommendation], recent: list[Item]) -> list[Recommendation]:
+        if not recs:
+            return recs
+        items = [self.catalog.get(r.item_id) for r in recs]
+        max_new = self.config.explain_max_new_tokens if self.explain_with_model else 0
+        expl = explain_items(self.model, self.tokenizer, profile, items, recent, max_new)
+        return [replace(r, explanation=e.text, explanation_source=e.source) for r, e in zip(recs, expl)]
+
+    def edge_logits(self, profiles: list[UserProfile]) -> np.ndarray:
+        """The model's logit on every edge of the catalog trie, per profile: (profiles, trie nodes), float32.
+        `self.trie.item_logprobs(row, allowed)` then gives every item's exact model log-probability under any
+        filter, and prior weights can be tuned without running the model again (evaluation, small catalogs;
+        costs about one 10-beam search per profile on a catalog of a few thousand items)."""
+        if not profiles:
+            return np.zeros((0, self.trie.n_nodes), dtype=np.float32)
+        prompts = [self.tokenizer(self.prompt(p)[0])["input_ids"] for p in profiles]
+        return tree_edge_logits(self.model, prompts, self.trie, self.tokenizer.pad_token_id or 0,
+                                self.config.batch_size)
+
+    def rank_batch(self, profiles: list[UserProfile], filters: list[Filters], n: int) -> list[list[tuple[int, float]]]:
+        """Top-n (catalog position, score) per profile, `batch_size` users per search (the evaluation's path)."""
+        out = []
+        step = self.config.batch_size
+        for start in range(0, len(profiles), step):
+            recs = self.recommend_batch(profiles[start:start + step], n, False, filters[start:start + step])
+            out += [[(self.catalog.index[r.item_id], r.score) for r in lst] for lst in recs]
+        return out
+
+
+def base_model_id(model) -> str:
+    """The name adapters record for their base: the checkpoint folder's name (it holds the GGUF hash)."""
+    return Path(getattr(model.config, "_name_or_path", "") or "unknown").name

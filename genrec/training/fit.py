@@ -1,0 +1,323 @@
+"""Fit genrec to a shop: every search weight chosen per request type on the shop's own held-out users.
+
+`fit_shop` holds out a seeded share of the shop's users (their requests are the validation cases) and of its
+items with enough users (new-item cases), fits the signals (genrec.ranking.signals) on what is left, scores every
+held-out case's parts exactly (every item's value of every part, and with an adapter the model's exact
+log-probability of every item from one pass per prompt), and chooses the weights by coordinate ascent over a
+grid: first pooled over all cold-user requests, then for each request type (genrec.data.cases.request_type) with
+enough cases, starting from the pooled weights and moving only for a gain. The search starts from the best
+single part, so on its own held-out cases a fitted genrec is never below its best single signal. Then the
+signals are fitted again on all the data. Nothing here is tuned to one shop: the defaults below are the
+procedure and its search space.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..data.cases import NEW_ITEMS, Case, cold_item_cases, cold_user_cases, request_type
+from ..data.catalog import Catalog
+from ..data.dataset import Dataset
+from ..errors import GenrecError
+from ..ranking.collab import CollabConfig, CollabModel
+from ..ranking.contract import CatalogMask
+from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights
+from ..ranking.shop import DEFAULT, Shop, ShopManifest, TypeWeights
+from ..ranking.signals import fit_signals
+
+log = logging.getLogger(__name__)
+
+PARTS = ("model",) + COMPONENTS
+UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the PriorWeights default
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    holdout_share: float = 0.2  # of the users with more than 3 items
+    max_holdout_users: int = 1000
+    max_model_users: int = 150  # held-out users when an adapter's model scores them (model passes are dear)
+    cold_item_share: float = 0.1  # of the items with >= min_item_users users, held out as new items
+    min_item_users: int = 5
+    grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+    passes: int = 3  # coordinate-ascent sweeps over the parts
+    min_cases: int = 50  # a request type with fewer held-out cases takes the pooled weights
+    tolerance: float = 1e-4  # NDCG@10 a move must gain to be taken
+    # A request type keeps weights of its own only when they beat the pooled ones on its cases by this many
+    # standard errors of the paired difference (0: any gain the ascent found, as the recorded runs used).
+    min_gain_se: float = 0.0
+    exact_items: int = 3000  # larger catalogs score each case over the union of every part's top `pool` items
+    pool: int = 200
+    demographics_variants: bool = True  # also hold out each request without the user's demographics
+    collab: CollabConfig | None = field(default_factory=CollabConfig)  # None: no learned collaborative model
+    seed: int = 2024
+
+    def __post_init__(self):
+        if not 0 < self.holdout_share < 1 or not 0 <= self.cold_item_share < 1:
+            raise GenrecError("holdout_share must be within (0, 1) and cold_item_share within [0, 1)")
+        if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
+            raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
+        for name in ("max_holdout_users", "max_model_users", "min_item_users", "passes", "min_cases", "pool"):
+            if getattr(self, name) < 1:
+                raise GenrecError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+
+
+class CaseScores:
+    """Held-out cases with every part's score of every item (rows PARTS; a part that does not apply is 0), so
+    any weights rank them by one product."""
+
+    def __init__(self, prior: ItemPrior, mask: CatalogMask, cases: list[Case], model_rows=None,
+                 exact_items: int = 3000, pool: int = 200, progress: bool = True):
+        catalog = prior.catalog
+        self.cases, self.items, self.parts, self.allowed, self.hits, self.types = cases, [], [], [], [], []
+        ids = np.array([it.item_id for it in catalog])
+        for n, c in enumerate(tqdm(cases, desc="scoring held-out cases", unit="case", disable=not progress)):
+            allowed = mask.allowed(c.filters, c.profile)
+            recent = [catalog.get(r.item_id) for r in c.profile.recent_items]
+            m = np.zeros((len(PARTS), len(catalog)), dtype=np.float32)
+            if model_rows is not None:
+                m[0] = np.where(allowed, model_rows[n], 0.0)
+            for name, v in prior.components(c.profile, recent).items():
+                m[PARTS.index(name)] = v
+            keep = np.nonzero(allowed)[0]
+            if len(catalog) > exact_items:  # what any positive mix can put in its top 10
+                top = [keep[np.argpartition(-row[keep], min(pool, len(keep)) - 1)[:pool]] for row in m if row.any()]
+                keep = np.unique(np.concatenate(top)) if top else keep[:pool]
+            self.items.append(keep)
+            self.parts.append(m[:, keep])
+            self.hits.append(np.isin(ids[keep], list(c.targets)))
+            self.types.append(request_type(c.profile, prior.new_items_only(allowed)))
+
+    def live_parts(self, idx: Sequence[int]) -> list[int]:
+        """Parts with a non-zero value in any of these cases, less the unsearched ones."""
+        live = np.zeros(len(PARTS), dtype=bool)
+        for i in idx:
+            live |= np.abs(self.parts[i]).max(1) > 0
+        return [p for p in np.nonzero(live)[0] if PARTS[p] not in UNSEARCHED]
+
+    def per_case(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
+        """NDCG@10 of each case `idx` (columns) for each row of `weights` (grid, parts); ties in catalog order."""
+        disc = 1.0 / np.log2(np.arange(2, 12))
+        out = np.zeros((len(weights), len(idx)))
+        for col, i in enumerate(idx):
+            m, hit, items = self.parts[i], self.hits[i], self.items[i]
+            n_rel = int(hit.sum())
+            if not n_rel or not len(items):
+                continue
+            score = weights @ m
+            take = min(10, len(items))
+            top = np.argpartition(-score, take - 1, axis=1)[:, :take]
+            keys = np.take_along_axis(score, top, 1)
+            top = np.take_along_axis(top, np.lexsort((top, -keys), axis=1), 1)
+            out[:, col] = hit[top] @ disc[:take] / disc[:min(n_rel, 10)].sum()
+        return out
+
+    def ndcg(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
+        """Mean NDCG@10 over the cases `idx` for each row of `weights`."""
+        return self.per_case(idx, weights).mean(1) if len(idx) else np.zeros(len(weights))
+
+
+def coordinate_ascent(scores: CaseScores, idx: Sequence[int], grid: Sequence[float], passes: int, tolerance: float,
+                      start: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """The weights (over PARTS) with the best mean NDCG@10 on `idx`: from `start`, or from the best single part;
+    then, part by part, the grid value with the best score, taken only when it gains more than `tolerance`."""
+    live = scores.live_parts(idx)
+    if not live:
+        return (start if start is not None else np.zeros(len(PARTS))), 0.0
+    if start is None:
+        units = np.eye(len(PARTS))[live]
+        alone = scores.ndcg(idx, units)
+        w = units[int(np.argmax(alone))]
+    else:
+        w = start.copy()
+    best = float(scores.ndcg(idx, w[None])[0])
+    grid = np.asarray(grid, dtype=np.float64)
+    for _ in range(passes):
+        moved = False
+        for p in live:
+            cand = np.tile(w, (len(grid), 1))
+            cand[:, p] = grid
+            s = scores.ndcg(idx, cand)
+            s[~cand.any(1)] = -1.0  # all-zero weights rank nothing
+            j = int(np.argmax(s))
+            if s[j] > best + tolerance:
+                w, best, moved = cand[j], float(s[j]), True
+        if not moved:
+            break
+    return w, best
+
+
+def _clearly_better(scores: CaseScores, idx: Sequence[int], own: np.ndarray, pooled: np.ndarray, n_se: float) -> bool:
+    a, b = scores.per_case(idx, np.stack([own, pooled]))
+    diff = a - b
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
+    return bool(diff.mean() > n_se * se and diff.mean() > 0)
+
+
+def to_type_weights(w: np.ndarray) -> TypeWeights:
+    searched = {name: float(w[PARTS.index(name)]) for name in COMPONENTS if name not in UNSEARCHED}
+    return TypeWeights(model=float(w[0]), prior=PriorWeights(**searched))
+
+
+def to_vector(tw: TypeWeights) -> np.ndarray:
+    return np.array([tw.model] + [getattr(tw.prior, name) for name in COMPONENTS], dtype=np.float64)
+
+
+def split_holdout(catalog: Catalog, sequences: Mapping[str, Sequence[str]], config: FitConfig,
+                  n_users: int | None = None) -> tuple[list[str], set[str]]:
+    """The seeded held-out users (among those with more than 3 items) and held-out items."""
+    rng = random.Random(config.seed)
+    eligible = sorted(u for u, s in sequences.items() if len(s) > 3)
+    n = min(n_users or config.max_holdout_users, round(config.holdout_share * len(eligible)))
+    held = sorted(rng.sample(eligible, n))
+    counts = Dataset(catalog, dict(sequences)).popularity()
+    items = sorted(i for i, c in counts.items() if c >= config.min_item_users)
+    return held, set(rng.sample(items, int(config.cold_item_share * len(items))))
+
+
+def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] | None = None,
+             config: FitConfig = FitConfig(), recommender=None, encoder=None, progress: bool = True,
+             holdout: tuple[Sequence[str], set[str]] | None = None) -> Shop:
+    """Fit the signals and choose the weights per request type on held-out users; refit on everything.
+    `recommender`: a genrec.Recommender with an adapter, whose model then scores the held-out prompts and
+    earns a weight of its own (without one the model weight is 0). `holdout`: the held-out users and items
+    (split_holdout), when the caller kept them out of an adapter's training; else drawn here."""
+    from ..model.embed import default_encoder, encode_catalog
+
+    t0 = time.perf_counter()
+    users = users or {}
+    sequences = {u: [i for i in s if i in catalog.index] for u, s in sequences.items()}
+    sequences = {u: s for u, s in sequences.items() if s}
+    with_model = recommender is not None and bool(recommender.model_weight)
+    held, cold = holdout or split_holdout(catalog, sequences, config, config.max_model_users if with_model else None)
+    held = [u for u in held if u in sequences]
+    if len(held) < 10:
+        raise GenrecError(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
+                          "(the logs need more users)")
+    held_set = set(held)
+    view = {u: [i for i in s if i not in cold] for u, s in sequences.items() if u not in held_set}
+    view = {u: s for u, s in view.items() if s}
+    cases = cold_user_cases(catalog, sequences, users, held,
+                            demographics_variants=(True, False) if config.demographics_variants else (True,))
+    cases += [c for c in cold_item_cases(sequences, held, cold) if c.setting == "cold-only"]
+    encoder = encoder or (recommender.encoder if recommender is not None else default_encoder())
+    item_emb = recommender.prior.item_emb if recommender is not None else encode_catalog(catalog, encoder)
+    mask = CatalogMask(catalog)
+
+    validation = [(c, mask.allowed(c.filters, c.profile)) for c in cases if c.protocol == "A"][:3000]
+
+    def validate(model: CollabModel) -> float:  # held-out NDCG@10 of the learned part alone
+        model = model.aligned(catalog)
+        return float(np.mean([ndcg_at_10(np.where(a, model.logprobs(c.profile), -np.inf), c.targets, catalog)
+                              for c, a in validation]))
+
+    signals = fit_signals(catalog, view, users, config.collab, validate=validate if config.collab else None,
+                          progress=progress)
+    prior = ItemPrior(catalog, item_emb, _CachedEncoder(encoder), PriorWeights(), lexical_index=True,
+                      **signals.prior_kwargs())
+    model_rows = _model_rows(recommender, mask, cases) if with_model else None
+    scores = CaseScores(prior, mask, cases, model_rows, config.exact_items, config.pool, progress)
+
+    by_type: dict[str, list[int]] = {}
+    for i, t in enumerate(scores.types):
+        by_type.setdefault(t, []).append(i)
+    users_idx = [i for t, idx in by_type.items() if t != NEW_ITEMS for i in idx]
+    pooled, pooled_score = coordinate_ascent(scores, users_idx, config.grid, config.passes, config.tolerance)
+    weights, held_out = {DEFAULT: to_type_weights(pooled)}, {DEFAULT: {"cases": len(users_idx),
+                                                                      "ndcg@10": pooled_score}}
+    for t in tqdm(sorted(by_type), desc="weights per request type", disable=not progress):
+        idx = by_type[t]
+        start = None if t == NEW_ITEMS else pooled
+        base = float(scores.ndcg(idx, pooled[None])[0])
+        w, s = pooled, base
+        if len(idx) >= config.min_cases:
+            own, own_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance, start)
+            if start is None or _clearly_better(scores, idx, own, pooled, config.min_gain_se):
+                w, s = own, own_s
+        weights[t] = to_type_weights(w)
+        live = scores.live_parts(idx)
+        alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
+        held_out[t] = {"cases": len(idx), "ndcg@10": s, "pooled_ndcg@10": base,
+                       "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
+    epochs = signals.learned.epochs if signals.learned is not None else None
+    full = fit_signals(catalog, sequences, users, config.collab, collab_epochs=epochs, progress=progress)
+    data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
+            "held_out_users": len(held), "held_out_items": len(cold), "cases": len(cases),
+            "collab_epochs": epochs, "with_model": with_model}
+    cfg = json.loads(json.dumps(asdict(config)))  # as the manifest file will hold it (lists, not tuples)
+    manifest = ShopManifest(weights, held_out, catalog.fingerprint(), data, cfg, time.perf_counter() - t0)
+    log.info("fitted shop in %.0f s: %s", manifest.fit_seconds, {t: round(v["ndcg@10"], 4)
+                                                               for t, v in held_out.items()})
+    return Shop(manifest, full)
+
+
+def _model_rows(recommender, mask: CatalogMask, cases: list[Case]) -> list[np.ndarray]:
+    """Every item's exact model log-probability for each case (one tree pass per distinct prompt)."""
+    prompts = [recommender.prompt(c.profile)[0] for c in cases]
+    distinct = list(dict.fromkeys(prompts))
+    by_prompt = {p: c.profile for p, c in zip(prompts, cases)}
+    edges = {}
+    step = recommender.config.batch_size
+    for start in tqdm(range(0, len(distinct), step), desc="model scores of held-out prompts", unit="batch"):
+        chunk = distinct[start:start + step]
+        for p, e in zip(chunk, recommender.edge_logits([by_prompt[p] for p in chunk])):
+            edges[p] = e
+    rows = []
+    for c, p in zip(cases, prompts):
+        v = recommender.trie.item_logprobs(edges[p], mask.allowed(c.filters, c.profile))
+        rows.append(np.where(np.isfinite(v), v, 0.0))
+    return rows
+
+
+def ndcg_at_10(score: np.ndarray, targets: set[str], catalog: Catalog) -> float:
+    """NDCG@10 of the items ranked by `score` (-inf: not allowed), via genrec.evaluation.metrics."""
+    from ..evaluation.metrics import ndcg_at_k
+
+    ok = np.isfinite(score)
+    take = min(10, int(ok.sum()))
+    if not take:
+        return 0.0
+    top = np.argpartition(-score, take - 1)[:take]
+    top = top[np.lexsort((top, -score[top]))]
+    return ndcg_at_k([catalog[int(i)].item_id for i in top], targets, 10)
+
+
+class _CachedEncoder:
+    """The encoder with a memory of the texts it encoded: held-out cases repeat the same interests."""
+
+    def __init__(self, encoder):
+        self.encoder, self.name, self.cache = encoder, encoder.name, {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            self.cache.update(zip(todo, self.encoder.encode(todo)))
+        return np.stack([self.cache[t] for t in texts])
+
+
+def fitted_recommender(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping],
+                       adapter=None, fit_config: FitConfig = FitConfig(), progress: bool = True, **kwargs):
+    """A Recommender (with the LoRA `adapter` when given) fitted to these logs; kwargs go to Recommender."""
+    from ..ranking.recommender import Recommender
+
+    rec = Recommender(catalog, adapter=adapter, **kwargs)
+    rec.use_shop(fit_shop(catalog, sequences, users, fit_config, recommender=rec, progress=progress))
+    return rec
+
+
+def fit_dataset(data: Dataset, train_users: Sequence[str] | None = None, config: FitConfig = FitConfig(),
+                recommender=None, progress: bool = True) -> Shop:
+    """fit_shop on a Dataset, on `train_users` only when given (e.g. a splits file's train_users, its cold
+    items held out of their sequences)."""
+    seqs = data.sequences
+    if train_users is not None:
+        keep = set(train_users)
+        seqs = {u: s for u, s in seqs.items() if u in keep}
+    return fit_shop(data.catalog, seqs, data.users, config, recommender, progress=progress)
