@@ -28,8 +28,10 @@ from genrec.api import demo_catalog
 from genrec.model.base_model import BaseModelConfig, load_base_model
 from genrec.model.item_ids import CodeConfig, reserved_token_ids
 from genrec.model.prompts import render
-from genrec.ranking.decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch
 from genrec.ranking.explain import explain_items
+from genrec.ranking.lm_scorer import ModelScorer
+from genrec.ranking.search import SearchConfig, beam_search_batch
+from genrec.ranking.trie import CodeTrie
 
 B = 64
 K = 10

@@ -13,7 +13,7 @@ import time
 import numpy as np
 from common import machine, write_report
 
-from genrec.ranking.decoding import CodeTrie
+from genrec.ranking.trie import CodeTrie
 
 END, B = 0, 64
 

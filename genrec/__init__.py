@@ -13,8 +13,8 @@ from .errors import CatalogError, GenrecError, ModelError, ProfileError
 from .model.base_model import BaseModelConfig
 from .model.item_ids import CodeConfig
 from .ranking.contract import Filters, Recommendation
-from .ranking.decoding import SearchConfig
 from .ranking.recommender import Recommender, RecommenderConfig
+from .ranking.search import SearchConfig
 
 __all__ = [
            "BaseModelConfig",

@@ -6,7 +6,7 @@ import pytest
 
 from genrec import BaseModelConfig, Catalog, Recommender, RecommenderConfig, UserProfile
 from genrec.demo.requests import allowed_ids, random_request
-from genrec.ranking.decoding import SearchConfig
+from genrec.ranking.search import SearchConfig
 
 pytestmark = pytest.mark.integration
 

@@ -121,7 +121,7 @@ def test_lexical_part_matches_exact_words(encoder):
 
 def test_requests_for_new_items_only_rank_with_the_new_items_weights(demo, tiny_model, tokenizer, encoder):
     from genrec import RecommenderConfig
-    from genrec.ranking.decoding import SearchConfig
+    from genrec.ranking.search import SearchConfig
 
     from .conftest import TINY_CODES
 

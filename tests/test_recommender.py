@@ -12,18 +12,14 @@ import torch
 from genrec import Catalog, Filters, GenrecError, Recommender, UserProfile
 from genrec.demo.requests import allowed_ids, random_request
 from genrec.model.item_ids import END
-from genrec.ranking.decoding import (
-    CodeTrie,
-    ModelScorer,
-    SearchConfig,
-    beam_search,
-    edge_logits_batch,
-    tree_edge_logits,
-)
 from genrec.ranking.explain import is_grounded, item_facts, whole_sentences
+from genrec.ranking.lm_scorer import ModelScorer, tree_edge_logits
 from genrec.ranking.prior import PriorWeights
+from genrec.ranking.search import SearchConfig
+from genrec.ranking.trie import CodeTrie
 
 from .conftest import make_recommender
+from .oracles import beam_search, edge_logits_batch
 
 
 def test_many_random_profiles_return_only_allowed_distinct_items(tiny_rec, demo):

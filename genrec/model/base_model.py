@@ -167,3 +167,12 @@ def load_base_model(config: BaseModelConfig = BaseModelConfig()):
         tokenizer.pad_token = tokenizer.eos_token
     log.info("loaded base model from %s (%s, %s, %s)", model_dir, config.quantization, dtype, device)
     return model, tokenizer
+
+
+def softcap(logits, config):
+    """Gemma's final_logit_softcapping (cap * tanh(logits / cap)) when the model config sets one: one
+    definition for the search, the exact scoring and the training loss, so they score alike."""
+    import torch
+
+    cap = getattr(config, "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits

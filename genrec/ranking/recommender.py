@@ -29,11 +29,13 @@ from .contract import (
     resolve_filters,
     to_recommendations,
 )
-from .decoding import CodeTrie, ModelScorer, SearchConfig, beam_search_batch, tree_edge_logits
 from .explain import explain_items
+from .lm_scorer import ModelScorer, tree_edge_logits
 from .prior import ItemPrior, PriorWeights
+from .search import SearchConfig, beam_search_batch
 from .shop import Shop, load_shop
 from .signals import Signals, fit_signals, load_signals
+from .trie import CodeTrie
 
 log = logging.getLogger(__name__)
 

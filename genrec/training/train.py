@@ -26,7 +26,7 @@ from ..data.dataset import load_interactions, load_users, read_train_users
 from ..errors import GenrecError
 from ..files import atomic_folder
 from ..model.adapters import METADATA
-from ..model.base_model import BaseModelConfig, cpu_has_bf16, load_base_model
+from ..model.base_model import BaseModelConfig, cpu_has_bf16, load_base_model, softcap
 from ..model.embed import default_encoder, encode_catalog
 from ..model.item_ids import CodeConfig, ItemCodes, reserved_token_ids
 from ..model.prompts import template_version
@@ -145,10 +145,7 @@ def _trainer_class():
                 logits = base.lm_head(hidden[:, :-1])[target != -100]
             else:
                 logits = base.lm_head(hidden[:, :-1][target != -100])
-            cap = getattr(base.config, "final_logit_softcapping", None)
-            if cap:
-                logits = torch.tanh(logits / cap) * cap
-            loss = torch.nn.functional.cross_entropy(logits.float(), target[target != -100])
+            loss = torch.nn.functional.cross_entropy(softcap(logits, base.config).float(), target[target != -100])
             return (loss, None) if return_outputs else loss
 
     return TargetOnlyTrainer

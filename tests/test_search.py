@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from genrec.errors import GenrecError
-from genrec.ranking.decoding import CodeTrie, SearchConfig, beam_search, beam_search_batch, edge_logits_batch
+from genrec.ranking.search import SearchConfig, beam_search_batch
+from genrec.ranking.trie import CodeTrie
+
+from .oracles import beam_search, edge_logits_batch
 
 END = 99
 
