@@ -148,3 +148,19 @@ def test_requests_for_new_items_only_rank_with_the_new_items_weights(demo, tiny_
     assert not no_logs.prior.new_items_only(np.ones(40, dtype=bool))  # without logs nothing is known to be new
     with pytest.raises(GenrecError, match="new_items_model_weight"):
         RecommenderConfig(new_items_model_weight=-1.0)
+
+
+def test_content_baselines_are_the_priors_parts_alone(encoder):
+    from genrec.data.profile import RecentItem
+    from genrec.evaluation.baselines import EmbeddingKNN, TfIdf
+    from genrec.model.embed import encode_catalog
+
+    cat = Catalog(ITEMS)
+    prior = ItemPrior(cat, encode_catalog(cat, encoder), encoder)
+    profiles = [UserProfile(interests=("pens",), free_text="gel ink"),
+                UserProfile(recent_items=(RecentItem("c"),)), UserProfile(occupation="teacher", recent_items=(
+                    RecentItem("a"), RecentItem("d")))]
+    lexical, text = TfIdf(cat).score_batch(profiles), EmbeddingKNN(cat, encoder=encoder).score_batch(profiles)
+    for r, p in enumerate(profiles):
+        parts = prior.components(p, [cat.get(x.item_id) for x in p.recent_items])
+        assert np.allclose(lexical[r], parts["lexical"]) and np.allclose(text[r], parts["text"])

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..data.catalog import Catalog
 from ..data.profile import UserProfile
+from ..ranking.content import LexicalIndex, category_levels, interest_match, profile_text, text_scores
 from ..ranking.contract import CatalogMask, Filters, Recommendation, check_request, resolve_filters, to_recommendations
-from ..ranking.prior import profile_text
 
 TIE = 1e-6  # weight of normalised popularity used only to order otherwise equal scores
 INTEREST_BONUS = 1e3  # puts items in a stated interest's category above all others
@@ -32,14 +32,13 @@ class ScoringSystem:
         self.mask = CatalogMask(catalog)
         pop = np.array([(popularity or {}).get(it.item_id, 0) for it in catalog], dtype=np.float64)
         self.pop = pop / max(pop.max(), 1.0)
-        self._levels = [{lvl.lower() for lvl in it.category} for it in catalog]
+        self._levels = category_levels(catalog)
 
     def interest_bonus(self, profiles: list[UserProfile]) -> np.ndarray:
         out = np.zeros((len(profiles), len(self.catalog)))
         for r, p in enumerate(profiles):
-            wanted = {i.lower() for i in p.interests}
-            if wanted:
-                out[r] = [INTEREST_BONUS if lv & wanted else 0.0 for lv in self._levels]
+            if p.interests:
+                out[r] = INTEREST_BONUS * interest_match(self._levels, p.interests)
         return out
 
     def score_batch(self, profiles: list[UserProfile]) -> np.ndarray:
@@ -113,26 +112,23 @@ def _keys(d: dict) -> list[tuple]:
 
 
 class TfIdf(ScoringSystem):
-    """Cosine similarity of TF-IDF vectors: profile text (interests, free text, known items) vs item text."""
+    """Cosine similarity of TF-IDF vectors: profile text (interests, free text, known items) vs item text (the
+    prior's lexical part alone)."""
 
     name = "tfidf"
 
     def __init__(self, catalog, popularity=None):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         super().__init__(catalog, popularity)
-        self.vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1)
-        self.items = self.vec.fit_transform([it.text(1000) for it in catalog])
+        self.index = LexicalIndex(catalog)
 
     def score_batch(self, profiles):
-        q = self.vec.transform([profile_text(p, [self.catalog.get(r.item_id) for r in p.recent_items])
-                               for p in profiles])
-        return (q @ self.items.T).toarray()
+        return self.index.scores([profile_text(p, [self.catalog.get(r.item_id) for r in p.recent_items])
+                                  for p in profiles])
 
 
 class EmbeddingKNN(ScoringSystem):
     """Cosine similarity of all-MiniLM-L6-v2 embeddings: the mean of the known items' vectors and the
-    vector of the profile's own words, vs every item."""
+    vector of the profile's own words, vs every item (the prior's text part alone)."""
 
     name = "embedding"
 
@@ -144,19 +140,7 @@ class EmbeddingKNN(ScoringSystem):
         self.items = encode_catalog(catalog, self.encoder)
 
     def score_batch(self, profiles):
-        words = [" ; ".join(list(p.interests) + [t for t in (p.free_text, p.occupation) if t]) for p in profiles]
-        has_words = [bool(w) for w in words]
-        enc = self.encoder.encode([w for w in words if w]) if any(has_words) else np.zeros((0, 1))
-        q = np.zeros((len(profiles), self.items.shape[1]), dtype=np.float32)
-        j = 0
-        for r, p in enumerate(profiles):
-            rows = [self.catalog.index[x.item_id] for x in p.recent_items]
-            if rows:
-                q[r] += self.items[rows].mean(0)
-            if has_words[r]:
-                q[r] += enc[j]
-                j += 1
-        return q @ self.items.T
+        return text_scores(self.items, self.encoder, self.catalog, profiles)
 
 
 class ItemKNN(ScoringSystem):

@@ -37,6 +37,7 @@ import numpy as np
 from ..data.catalog import Catalog, Item
 from ..data.profile import UserProfile
 from ..errors import GenrecError
+from .content import LexicalIndex, category_levels, interest_match, profile_text, profile_words, text_scores
 from .demographics import profile_fields
 
 COMPONENTS = ("text", "lexical", "interest", "popularity", "collab", "learned", "demographic", "budget")
@@ -149,12 +150,6 @@ def log_popularity(catalog: Catalog, popularity: Mapping[str, int] | None) -> np
     return np.log1p(np.array([popularity.get(it.item_id, 0) for it in catalog], dtype=np.float64))
 
 
-def profile_text(profile: UserProfile, recent: list[Item]) -> str:
-    """The words a lexical match uses: stated interests, free text, occupation, and the known items' text."""
-    parts = [p for p in (*profile.interests, profile.free_text, profile.occupation) if p]
-    return " ; ".join(parts + [it.text(300) for it in recent])
-
-
 def text_neighbours(item_emb: np.ndarray, new: np.ndarray, neighbours: int, chunk: int = 256):
     """(items, items) sparse matrix A: row j of each `new` item holds its `neighbours` most text-similar old
     items (cosine of `item_emb`, negatives dropped), weights summing to 1; other rows are empty. Cost: new x old
@@ -219,32 +214,20 @@ class ItemPrior:
                                                      (categories.matrix + categories.matrix @ a.T).tocsr())
         self.prices = np.nan_to_num(np.array([np.nan if it.price is None else it.price for it in catalog],
                                              dtype=np.float64), nan=0.0)  # unpriced: never "over budget"
-        self._levels = [{lvl.lower() for lvl in it.category} for it in catalog]
-        self.tfidf = self.item_terms = None
-        if weights.lexical if lexical_index is None else lexical_index:
-            from sklearn.feature_extraction.text import TfidfVectorizer
-
-            self.tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english")
-            self.item_terms = self.tfidf.fit_transform([it.text(1000) for it in catalog])
+        self._levels = category_levels(catalog)
+        self.tfidf = LexicalIndex(catalog) if (weights.lexical if lexical_index is None else lexical_index) else None
 
     def components(self, profile: UserProfile, recent: list[Item]) -> dict[str, np.ndarray]:
         """The parts that apply to this profile (a part that does not apply is absent, not zero)."""
         out: dict[str, np.ndarray] = {}
-        words = [p for p in (*profile.interests, profile.free_text, profile.occupation) if p]
+        words = profile_words(profile)
         rows = [self.catalog.index[it.item_id] for it in recent]
         if words or rows:
-            q = np.zeros(self.item_emb.shape[1], dtype=np.float32)
-            if rows:
-                q += self.item_emb[rows].mean(0)
-            if words:
-                q += self.encoder.encode(["; ".join(words)])[0]
-            out["text"] = (self.item_emb @ (q / max(float(np.linalg.norm(q)), 1e-9))).astype(np.float64)
+            out["text"] = text_scores(self.item_emb, self.encoder, self.catalog, [profile], [recent])[0]
         if self.tfidf is not None and (words or rows):
-            q = self.tfidf.transform([profile_text(profile, recent)])
-            out["lexical"] = (self.item_terms @ q.T).toarray().ravel()
+            out["lexical"] = self.tfidf.scores([profile_text(profile, recent)])[0]
         if profile.interests:
-            wanted = {i.lower() for i in profile.interests}
-            out["interest"] = np.array([1.0 if lv & wanted else 0.0 for lv in self._levels])
+            out["interest"] = interest_match(self._levels, profile.interests)
         if self.log_pop is not None:
             out["popularity"] = self.log_pop
         collab = []
