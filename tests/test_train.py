@@ -12,6 +12,7 @@ import torch
 
 from genrec import GenrecError
 from genrec.data.dataset import load_interactions, write_dataset
+from genrec.model.prompts import PromptShape
 from genrec.ranking.prior import category_similarity, item_similarity
 from genrec.training.train import TrainConfig, train
 from genrec.training.train_data import DataConfig
@@ -80,7 +81,7 @@ def test_training_moves_lora_and_code_rows_only_and_reloads_identically(shop, tm
 def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, tokenizer, demo):
     from genrec import Catalog, Recommender, RecommenderConfig
 
-    out = train(config(shop, tmp_path / "ad", max_steps=10, data=DataConfig(description_chars=40)),
+    out = train(config(shop, tmp_path / "ad", max_steps=10, data=DataConfig(prompt=PromptShape(description_chars=40))),
                 model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
     cat = Catalog.load(shop / "items.jsonl")
     bigger = Catalog(list(cat) + [demo[500]])  # a new item: gets a code from its text, no retraining
@@ -90,7 +91,7 @@ def test_trained_adapter_serves_recommendations(shop, tmp_path, tiny_model, toke
     ids = [r.item_id for r in rec.recommend({"interests": ["Running"]}, k=10, explain=True)]
     assert len(set(ids)) == 10 and set(ids) <= {it.item_id for it in bigger}
     assert demo[500].item_id in rec.codes.codes
-    assert (rec.description_chars, rec.max_recent_items) == (40, 5)  # prompts shaped as in training
+    assert rec.prompt_shape == PromptShape(description_chars=40, max_recent_items=5)  # prompts shaped as in training
     # the adapter carries its training logs' prior (popularity, item-kNN) by item ID; the new item has neither
     logs = load_interactions(shop / "interactions.jsonl", cat)
     got, want = rec.prior.similarity.toarray(), item_similarity(cat, logs).toarray()

@@ -20,7 +20,7 @@ from ..model import adapters
 from ..model.base_model import BaseModelConfig, cache_root, load_base_model
 from ..model.embed import Encoder, default_encoder, encode_catalog
 from ..model.item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
-from ..model.prompts import render, template_version
+from ..model.prompts import PromptShape, template_version
 from .contract import (
     CatalogMask,
     Filters,
@@ -47,10 +47,9 @@ class RecommenderConfig:
     base: BaseModelConfig = field(default_factory=BaseModelConfig)
     codes: CodeConfig = field(default_factory=CodeConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
-    # Prompt shape. None: what the adapter was trained with (its data_config), else 5 items and 200 characters;
-    # an adapter sees the prompts it learned on.
-    max_recent_items: int | None = None  # most recent items shown in the prompt
-    description_chars: int | None = None  # characters of each shown item's description
+    # How prompts show a profile. None: the shape the adapter was trained with (PromptShape.of_adapter), else the
+    # PromptShape defaults; an adapter sees the prompts it learned on.
+    prompt: PromptShape | None = None
     explain_max_new_tokens: int = 32
     # Let the model phrase explanations? None: only with an adapter, and only on a GPU. Measured on the demo
     # catalog: 0 of 250 zero-shot sentences from the base model passed the grounding check, at ~2.3 s per request
@@ -71,9 +70,8 @@ class RecommenderConfig:
     batch_size: int = 16  # users per search in rank_batch (bulk scoring and evaluation)
 
     def __post_init__(self):
-        for name in ("max_recent_items", "description_chars", "explain_max_new_tokens"):
-            if getattr(self, name) is not None and getattr(self, name) < 0:
-                raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.explain_max_new_tokens < 0:
+            raise GenrecError(f"explain_max_new_tokens must be >= 0, got {self.explain_max_new_tokens!r}")
         for name in ("new_items_model_weight", "new_item_neighbours"):
             if getattr(self, name) < 0:
                 raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
@@ -142,11 +140,7 @@ class Recommender:
                 # the output rows it needs directly.
                 model = model.merge_and_unload()
         self.model = model
-        trained = self.adapter_meta.get("data_config", {})
-        self.max_recent_items = config.max_recent_items if config.max_recent_items is not None else \
-            trained.get("max_recent_items", 5)
-        self.description_chars = config.description_chars if config.description_chars is not None else \
-            trained.get("description_chars", 200)
+        self.prompt_shape = config.prompt or PromptShape.of_adapter(self.adapter_meta)
         mw = config.search.model_weight
         self.model_weight = (1.0 if adapter is not None else 0.0) if mw is None else mw
         ewm = config.explain_with_model
@@ -207,10 +201,7 @@ class Recommender:
 
     def prompt(self, profile: UserProfile) -> tuple[str, list[Item]]:
         recent = [self.catalog.get(r.item_id) for r in profile.recent_items]
-        shown = recent[-self.max_recent_items:] if self.max_recent_items else []
-        text = render("recommend", profile=profile, recent_items=shown,
-                      description_chars=self.description_chars)
-        return text, recent
+        return self.prompt_shape.recommend(profile, recent), recent
 
     def weights_for(self, profile: UserProfile, new_items_only: bool) -> tuple[float, PriorWeights]:
         """(model weight, prior weights) of this request: a fitted shop's weights for its request type

@@ -243,7 +243,8 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
         meta = {"base_model": base_model_id(model.get_base_model()), "prompt_template": "recommend",
                 "prompt_template_version": template_version("recommend"), "codes": asdict(config.codes),
                 "encoder": encoder.name, "catalog_fingerprint": catalog.fingerprint(), "catalog_items": len(catalog),
-                "training_data": summary, "data_config": asdict(config.data), "metrics": metrics,
+                "training_data": summary, "data_config": asdict(config.data),
+                "prompt_shape": asdict(config.data.prompt), "metrics": metrics,
                 "config": {k: v for k, v in asdict(config).items() if k not in ("base", "codes", "data")}}
         (tmp / METADATA).write_text(json.dumps(meta, indent=2))
         (tmp / "README.md").write_text(_model_card(meta))

@@ -10,14 +10,13 @@ still get a place the model knows. Explanation targets are the grounded facts of
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..data.cases import demographics, seed_interests
+from ..data.cases import cold_profile
 from ..data.catalog import Catalog
-from ..data.profile import UserProfile
 from ..errors import GenrecError
 from ..model.item_ids import ItemCodes
-from ..model.prompts import render
+from ..model.prompts import PromptShape, render
 from ..ranking.explain import item_facts
 
 
@@ -30,8 +29,7 @@ class DataConfig:
     item_code_per_item: int = 1
     code_title_per_item: int = 1
     explain_share: float = 0.1  # explanation examples per recommendation example
-    description_chars: int = 200
-    max_recent_items: int = 5
+    prompt: PromptShape = PromptShape()  # how prompts show a profile; the adapter records it for serving
     seed: int = 0
 
     def __post_init__(self):
@@ -60,21 +58,19 @@ def build_examples(catalog: Catalog, sequences: dict[str, list[str]], users: dic
 
     out: list[Example] = []
     for user, seq in sequences.items():
-        demo = demographics(users.get(user, {}))
+        fields = users.get(user, {})
         for _ in range(cfg.rec_per_user if len(seq) > 1 else 0):
             if rng.random() < cfg.cold_share:
                 k = rng.randint(0, min(3, len(seq) - 1))
             else:
                 k = rng.randint(min(4, len(seq) - 1), len(seq) - 1)
-            pool = seq[:3]
             later = [i for i in seq[max(k, 3 if len(seq) > 3 else k):] if i not in seq[:k]] or [seq[k]]
             target = rng.choice(later)
-            leaves = seed_interests(catalog, pool)
-            profile = UserProfile.from_dict({**demo, "recent_items": seq[:k][-cfg.max_recent_items:],
-                                             "interests": leaves if rng.random() < 0.5 else []})
+            # The profile evaluation builds (genrec.data.cases), its known items cut to what the prompt shows.
+            profile = cold_profile(catalog, fields, seq, k, with_interests=rng.random() < 0.5)
+            profile = replace(profile, recent_items=profile.recent_items[-cfg.prompt.max_recent_items:])
             recent = [catalog.get(r.item_id) for r in profile.recent_items]
-            prompt = render("recommend", profile=profile, recent_items=recent,
-                            description_chars=cfg.description_chars)
+            prompt = cfg.prompt.recommend(profile, recent)
             out.append(Example("rec", prompt, code_ids[target]))
             if rng.random() < cfg.explain_share:
                 item = catalog.get(target)
@@ -83,8 +79,7 @@ def build_examples(catalog: Catalog, sequences: dict[str, list[str]], users: dic
                                    text_ids(" ".join(facts[:2])) + eos))
     for it in catalog:
         for _ in range(cfg.item_code_per_item):
-            out.append(Example("item_code", render("item_code", item=it, description_chars=cfg.description_chars),
-                               code_ids[it.item_id]))
+            out.append(Example("item_code", cfg.prompt.item_code(it), code_ids[it.item_id]))
         code_text = tokenizer.decode(code_ids[it.item_id][:-1])
         for _ in range(cfg.code_title_per_item):
             out.append(Example("code_title", render("code_title", code=code_text), text_ids(it.display_title) + eos))
