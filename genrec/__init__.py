@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from .api import demo_catalog, recommend
 from .data.catalog import Catalog, Item
+from .data.filters import Filters
 from .data.profile import RecentItem, UserProfile
 from .errors import CatalogError, GenrecError, ModelError, ProfileError
 from .model.base_model import BaseModelConfig
 from .model.item_ids import CodeConfig
-from .ranking.contract import Filters, Recommendation
+from .ranking.contract import Recommendation
 from .ranking.recommender import Recommender, RecommenderConfig
 from .ranking.search import SearchConfig
 

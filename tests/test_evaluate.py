@@ -8,15 +8,9 @@ from genrec.apps.cli import main
 from genrec.data.convert import amazon, movielens, recbole
 from genrec.data.dataset import Dataset, make_splits, write_dataset
 from genrec.evaluation.baselines import ItemKNN, Popularity, TfIdf
-from genrec.evaluation.evaluate import (
-    EvalConfig,
-    evaluate,
-    paired_test,
-    protocol_a,
-    protocol_b,
-    summarize,
-    write_report,
-)
+from genrec.evaluation.evaluate import evaluate
+from genrec.evaluation.protocols import EvalConfig, protocol_a, protocol_b
+from genrec.evaluation.report import paired_test, summarize, write_report
 
 
 def tiny_dataset(tmp_path, n_users=40, seed=0):
@@ -50,11 +44,11 @@ def test_protocol_a_cases_follow_the_readme(tmp_path):
     assert users == set(data.splits["test_cold_users"])
     for c in cases:
         s = data.sequences[c.user]
-        k = int(c.setting[2])
+        k = c.known
         assert [r.item_id for r in c.profile.recent_items] == s[:k]
         assert c.filters.exclude == frozenset(s[:3]) and c.targets == set(s[3:]) - set(s[:3])
         leaves = {data.catalog.get(i).category[-1] for i in s[:3]}
-        assert set(c.profile.interests) == (leaves if c.setting.endswith("+interests") else set())
+        assert set(c.profile.interests) == (leaves if c.interests else set())
     assert len(cases) == len(users) * 8
 
 

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ..data.catalog import Catalog
+from ..data.filters import Filters
 from ..data.profile import MAX_TEXT, UserProfile
-from ..ranking.contract import Filters, Recommendation
+from ..ranking.contract import Recommendation
 
 MAX_MESSAGE = 10_000
 _INJECTION = re.compile(r"ignore (all |any |the )?(previous|prior|above) (instructions|prompts?)|system prompt|"

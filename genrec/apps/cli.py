@@ -146,7 +146,10 @@ def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..data.dataset import Dataset, make_splits
-    from ..evaluation.evaluate import SYSTEMS, EvalConfig, evaluate, write_report
+    from ..evaluation.evaluate import evaluate
+    from ..evaluation.protocols import EvalConfig
+    from ..evaluation.report import write_report
+    from ..evaluation.systems import SYSTEMS
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]
@@ -289,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
               f"{sum(map(len, data.sequences.values()))} interactions")
         return 0
     if args.command == "compare":
-        from ..evaluation.evaluate import paired_test
+        from ..evaluation.report import paired_test
 
         t = paired_test(_per_user(args.run_a, args.system_a), _per_user(args.run_b, args.system_b), args.metric)
         print(f"{t['metric']} over {t['cases']} shared cases: A {t['mean_a']:.4f}, B {t['mean_b']:.4f}, "

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..ranking.contract import Filters
 from .catalog import Catalog
+from .filters import Filters
 from .profile import RecentItem, UserProfile
 
 DEMOGRAPHICS = ("age", "gender", "location", "occupation")
@@ -34,6 +34,8 @@ class Case:
     profile: UserProfile
     filters: Filters
     targets: set[str]
+    known: int | None = None  # protocol A: items of the sequence the profile holds
+    interests: bool = False  # protocol A: the profile states the seed pool's categories as interests
 
 
 def demographics(fields: Mapping) -> dict:
@@ -78,7 +80,8 @@ def cold_user_cases(catalog: Catalog, sequences: Mapping[str, Sequence[str]], us
                 for with_interests in (False, True):
                     profile = cold_profile(catalog, users.get(u, {}), s, k, with_interests, n_pool, with_demo)
                     setting = f"k={k}" + ("+interests" if with_interests else "")
-                    cases.append(Case(u, "A", setting, profile, Filters(exclude=frozenset(pool)), targets))
+                    cases.append(Case(u, "A", setting, profile, Filters(exclude=frozenset(pool)), targets, k,
+                                      with_interests))
     return cases
 
 

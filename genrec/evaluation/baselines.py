@@ -13,9 +13,10 @@ from collections import Counter
 import numpy as np
 
 from ..data.catalog import Catalog
+from ..data.filters import Filters
 from ..data.profile import UserProfile
 from ..ranking.content import LexicalIndex, category_levels, interest_match, profile_text, text_scores
-from ..ranking.contract import CatalogMask, Filters, Recommendation, check_request, resolve_filters, to_recommendations
+from ..ranking.contract import CatalogMask, Recommendation, check_request, resolve_filters, to_recommendations
 
 TIE = 1e-6  # weight of normalised popularity used only to order otherwise equal scores
 INTEREST_BONUS = 1e3  # puts items in a stated interest's category above all others
@@ -33,6 +34,11 @@ class ScoringSystem:
         pop = np.array([(popularity or {}).get(it.item_id, 0) for it in catalog], dtype=np.float64)
         self.pop = pop / max(pop.max(), 1.0)
         self._levels = category_levels(catalog)
+
+    @classmethod
+    def fit(cls, view) -> ScoringSystem:
+        """This system fitted on a protocol's training view (genrec.evaluation.protocols.TrainingView)."""
+        return cls(view.catalog, view.popularity)
 
     def interest_bonus(self, profiles: list[UserProfile]) -> np.ndarray:
         out = np.zeros((len(profiles), len(self.catalog)))
@@ -82,6 +88,10 @@ class DemographicPopularity(ScoringSystem):
     falls back to fewer shared attributes, then to global popularity."""
 
     name = "demographic"
+
+    @classmethod
+    def fit(cls, view):
+        return cls(view.catalog, view.popularity, view.sequences, view.users)
 
     def __init__(self, catalog, popularity, sequences: dict[str, list[str]], users: dict[str, dict]):
         super().__init__(catalog, popularity)
@@ -148,6 +158,10 @@ class ItemKNN(ScoringSystem):
     interactions, summed over the profile's known items (popularity when none are known)."""
 
     name = "itemknn"
+
+    @classmethod
+    def fit(cls, view):
+        return cls(view.catalog, view.popularity, view.sequences)
 
     def __init__(self, catalog, popularity, sequences: dict[str, list[str]]):
         from ..ranking.prior import item_similarity

@@ -41,6 +41,10 @@ class LightFMSystem(ScoringSystem):
     name = "lightfm"
     interest_first = False
 
+    @classmethod
+    def fit(cls, view):
+        return cls(view.catalog, view.popularity, view.sequences, view.users)
+
     def __init__(self, catalog, popularity, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping],
                  components: int = 64, seed: int = 0):
         try:

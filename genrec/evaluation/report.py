@@ -1,0 +1,143 @@
+"""The evaluation report: mean and standard error per (protocol, setting, system), paired significance tests
+between systems and runs, Markdown + JSON + plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..data.dataset import Dataset
+from ..errors import GenrecError
+from . import metrics
+from .evaluate import Run
+
+SUMMARY_METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20", "mrr", "hit@10", "precision@10",
+                   "cold_share@10", "valid_id_rate", "duplicate_rate")
+
+
+def summarize(run: Run, data: Dataset) -> list[dict]:
+    """Mean and standard error per (protocol, setting, system), plus coverage and diversity."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in run.per_user:
+        groups.setdefault((r["protocol"], r["setting"], r["system"]), []).append(r)
+    pop = data.popularity()
+    category = {it.item_id: it.category_str for it in data.catalog}
+    out = []
+    for (protocol, setting, system), rows in sorted(groups.items()):
+        s = {"protocol": protocol, "setting": setting, "system": system, "users": len(rows),
+             "known": rows[0]["known"], "interests": rows[0]["interests"]}
+        for m in SUMMARY_METRICS:
+            v = np.array([r[m] for r in rows], dtype=np.float64)
+            s[m] = float(v.mean())
+            s[f"{m}_se"] = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+        lists = [r["items"] for r in rows]
+        s["coverage@10"] = metrics.catalog_coverage(lists, len(data.catalog), 10)
+        s["diversity@10"] = float(np.mean([metrics.category_diversity(x, category, 10) for x in lists]))
+        s["novelty@10"] = float(np.mean([metrics.novelty(x, pop, len(data.sequences), 10) for x in lists]))
+        out.append(s)
+    return out
+
+
+def paired_test(a: list[dict], b: list[dict], metric: str = "ndcg@10") -> dict:
+    """Paired comparison of two runs' per-user rows on the cases they share (same protocol, setting, user):
+    mean difference, paired t-test and Wilcoxon signed-rank p-values."""
+    from scipy import stats
+
+    key = lambda r: (r["protocol"], r["setting"], r["user"])  # noqa: E731
+    bmap = {key(r): r[metric] for r in b}
+    pairs = [(r[metric], bmap[key(r)]) for r in a if key(r) in bmap]
+    if len(pairs) < 2:
+        raise GenrecError("the two runs share fewer than 2 cases: nothing to compare")
+    x, y = np.array(pairs).T
+    diff = x - y
+    t_p = float(stats.ttest_rel(x, y).pvalue) if diff.any() else 1.0
+    w_p = float(stats.wilcoxon(x, y).pvalue) if diff.any() else 1.0
+    return {"metric": metric, "cases": len(pairs), "mean_a": float(x.mean()), "mean_b": float(y.mean()),
+            "mean_diff": float(diff.mean()), "t_test_p": t_p, "wilcoxon_p": w_p}
+
+
+def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], command: str) -> Path:
+    """report.md, report.json, per_user.jsonl and plots in `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(run, data)
+    with (out / "per_user.jsonl").open("w") as f:
+        for r in run.per_user:
+            f.write(json.dumps(r) + "\n")
+    tests = []
+    for protocol, setting in sorted({(s["protocol"], s["setting"]) for s in summary}):
+        rows = [s for s in summary if (s["protocol"], s["setting"]) == (protocol, setting)]
+        if len(rows) < 2:
+            continue
+        best, second = sorted(rows, key=lambda s: -s["ndcg@10"])[:2]
+        t = paired_test(_rows(run, best["system"], protocol, setting), _rows(run, second["system"], protocol, setting))
+        tests.append({"protocol": protocol, "setting": setting, "best": best["system"],
+                      "runner_up": second["system"], **t})
+    (out / "report.json").write_text(json.dumps({"dataset": data.name, "systems": systems, "command": command,
+                                                 "summary": summary, "paired_tests": tests}, indent=2))
+    plots = _plots(summary, out)
+    md = [f"# genrec eval: {data.name}", "", f"Command: `{command}`", "",
+          "Mean over users ± standard error. Protocol A ranks the whole catalog minus the seed pool; protocol B "
+          "ranks the cold items alone (`cold-only`) or the whole catalog minus the history (`full`).", ""]
+    head = ["protocol", "setting", "system", "users", "NDCG@10", "Recall@10", "NDCG@20", "Recall@20", "MRR",
+            "cold@10", "coverage@10", "diversity@10", "valid IDs", "dupes"]
+    md += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for s in summary:
+        md.append(f"| {s['protocol']} | {s['setting']} | {s['system']} | {s['users']} | {_pm(s, 'ndcg@10')} | "
+                  f"{_pm(s, 'recall@10')} | {_pm(s, 'ndcg@20')} | {_pm(s, 'recall@20')} | {s['mrr']:.4f} | "
+                  f"{s['cold_share@10']:.3f} | {s['coverage@10']:.3f} | {s['diversity@10']:.3f} | "
+                  f"{s['valid_id_rate']:.2%} | {s['duplicate_rate']:.2%} |")
+    if tests:
+        md += ["", "## Best vs runner-up (paired, NDCG@10, per user)", "",
+               "| protocol | setting | best | runner-up | mean diff | t-test p | Wilcoxon p |",
+               "| --- | --- | --- | --- | --- | --- | --- |"]
+        md += [f"| {t['protocol']} | {t['setting']} | {t['best']} | {t['runner_up']} | {t['mean_diff']:+.4f} | "
+               f"{t['t_test_p']:.3g} | {t['wilcoxon_p']:.3g} |" for t in tests]
+    md += [""] + [f"![{p.stem}]({p.name})" for p in plots]
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    return out / "report.md"
+
+
+def _rows(run: Run, system: str, protocol: str, setting: str) -> list[dict]:
+    return [r for r in run.per_user if (r["system"], r["protocol"], r["setting"]) == (system, protocol, setting)]
+
+
+def _pm(s: dict, m: str) -> str:
+    return f"{s[m]:.4f} ± {s[m + '_se']:.4f}"
+
+
+def _plots(summary: list[dict], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    a = [s for s in summary if s["protocol"] == "A"]
+    if a:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for system in sorted({s["system"] for s in a}):
+            for suffix, style in (("", "-"), ("+interests", "--")):
+                pts = sorted((s["known"], s["ndcg@10"]) for s in a
+                             if s["system"] == system and s["interests"] == bool(suffix))
+                if pts:
+                    ax.plot(*zip(*pts), style, marker="o", label=system + suffix)
+        ax.set(xlabel="known items k", ylabel="NDCG@10", title="Protocol A: cold-start users", xticks=[0, 1, 2, 3])
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        paths.append(out / "ndcg_vs_k.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    b = [s for s in summary if s["protocol"] == "B" and s["setting"] == "full"]
+    if b:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.bar([s["system"] for s in b], [s["cold_share@10"] for s in b])
+        ax.set(ylabel="share of top-10 slots", title="Protocol B: cold-item exposure (full catalog)")
+        fig.tight_layout()
+        paths.append(out / "cold_exposure.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths
