@@ -51,7 +51,7 @@ def main() -> None:
                       train_users=args.train_users, out=args.out,
                       base=BaseModelConfig(path=args.gguf, quantization=args.quantization),
                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, lora_r=args.lora_r,
-                      lora_alpha=2 * args.lora_r, save_steps=500, max_minutes=args.minutes)
+                      save_steps=500, max_minutes=args.minutes)
     out = train(cfg, encoder=StagedEncoder(args.emb))
     print(json.dumps(json.loads((out / "genrec_adapter.json").read_text())["metrics"]))
 

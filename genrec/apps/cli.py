@@ -27,33 +27,38 @@ def _ids(text: str | None) -> list[str] | None:
     return None if text is None else [s.strip() for s in text.split(",") if s.strip()]
 
 
+def _model_flags(sp, with_profile: bool) -> None:
+    sp.add_argument("--catalog", help="catalog file (.jsonl/.csv/.parquet); default: the demo catalog")
+    sp.add_argument("--adapter", help="adapter folder; default: the bundled demo adapter if any, else none")
+    sp.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
+    sp.add_argument("--quantization", choices=["none", "nf4"], default="none", help="load the base in 4-bit")
+    sp.add_argument("-k", type=int, default=10 if with_profile else 5, help="items per profile")
+    sp.add_argument("--no-explain", action="store_true", help="skip explanations (faster)")
+    sp.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+
+
+def _add(sub, name: str, func):
+    sp = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
+    sp.set_defaults(func=func)
+    return sp
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genrec", description="Cold-start recommendation with a fine-tuned LLM.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (never profile fields)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp, with_profile: bool):
-        sp.add_argument("--catalog", help="catalog file (.jsonl/.csv/.parquet); default: the demo catalog")
-        sp.add_argument("--adapter", help="adapter folder; default: the bundled demo adapter if any, else none")
-        sp.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
-        sp.add_argument("--quantization", choices=["none", "nf4"], default="none", help="load the base in 4-bit")
-        sp.add_argument("-k", type=int, default=10 if with_profile else 5, help="items per profile")
-        sp.add_argument("--no-explain", action="store_true", help="skip explanations (faster)")
-        sp.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-
-    d = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
-    common(d, with_profile=False)
-    r = sub.add_parser("recommend", help=COMMANDS["recommend"], description=COMMANDS["recommend"])
+    _model_flags(_add(sub, "demo", run_demo), with_profile=False)
+    r = _add(sub, "recommend", run_recommend)
     r.add_argument("--profile", required=True, help='JSON object or path to a .json file, e.g. \'{"age": 30}\'')
-    common(r, with_profile=True)
+    _model_flags(r, with_profile=True)
     r.add_argument("--category", action="append", help="only items in this category (repeatable)")
     r.add_argument("--min-price", type=float)
     r.add_argument("--max-price", type=float)
     r.add_argument("--exclude", help="comma-separated item IDs to leave out (e.g. already bought)")
     r.add_argument("--candidates", help="comma-separated item IDs: rank only these")
-    c = sub.add_parser("check-catalog", help=COMMANDS["check-catalog"], description=COMMANDS["check-catalog"])
-    c.add_argument("path")
-    e = sub.add_parser("eval", help=COMMANDS["eval"], description=COMMANDS["eval"])
+    _add(sub, "check-catalog", run_check_catalog).add_argument("path")
+    e = _add(sub, "eval", run_eval)
     e.add_argument("--data", required=True, help="dataset folder in the genrec layout (items, interactions, splits)")
     e.add_argument("--systems", default="popularity,tfidf,embedding,itemknn",
                    help="comma-separated: popularity,demographic,tfidf,embedding,itemknn,lightfm,llm (llm: genrec "
@@ -66,20 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=2024, help="seed for --make-splits and --max-users")
     e.add_argument("--adapter", help="LoRA adapter folder for the llm system (default: zero-shot); its weight is "
                    "fitted on the same training view")
-    v = sub.add_parser("convert", help=COMMANDS["convert"], description=COMMANDS["convert"])
+    v = _add(sub, "convert", run_convert)
     v.add_argument("--format", required=True, choices=["movielens", "recbole", "amazon"])
     v.add_argument("--input", required=True, help="MovieLens/RecBole folder, or the Amazon reviews file")
     v.add_argument("--meta", help="Amazon metadata file (with --format amazon)")
     v.add_argument("--out", required=True, help="folder to write the genrec layout into")
     v.add_argument("--make-splits", action="store_true", help="also write seeded splits.json")
     v.add_argument("--seed", type=int, default=2024)
-    m = sub.add_parser("compare", help=COMMANDS["compare"], description=COMMANDS["compare"])
+    m = _add(sub, "compare", run_compare)
     m.add_argument("run_a", help="eval output folder (or its per_user.jsonl)")
     m.add_argument("run_b", help="eval output folder (or its per_user.jsonl)")
     m.add_argument("--system-a", help="system of run A (needed when the run holds several)")
     m.add_argument("--system-b", help="system of run B (needed when the run holds several)")
     m.add_argument("--metric", default="ndcg@10")
-    t = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"])
+    # Train flags left unset take the defaults of TrainConfig / CodeConfig / DataConfig: one source for both.
+    t = _add(sub, "train", run_train)
     t.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
     t.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
     t.add_argument("--users", help="users.jsonl with profile fields (age, gender, location, occupation)")
@@ -87,24 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="adapter folder to create, e.g. adapters/shoes")
     t.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
     t.add_argument("--quantization", choices=["none", "nf4"], help="default: nf4 on a GPU, none on a CPU")
-    t.add_argument("--epochs", type=float, default=1.0)
-    t.add_argument("--max-steps", type=int, default=-1, help="> 0 overrides --epochs")
-    t.add_argument("--batch-size", type=int, default=8)
-    t.add_argument("--grad-accum", type=int, default=1)
-    t.add_argument("--lr", type=float, default=2e-4, help="learning rate")
-    t.add_argument("--lora-r", type=int, default=16)
-    t.add_argument("--lora-dropout", type=float, default=0.05, help="0 is ~20%% faster on a CPU")
-    t.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (for --resume)")
-    t.add_argument("--branching", type=int, default=64, help="item-code clusters per level")
-    t.add_argument("--max-depth", type=int, default=12, help="longest item code")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=float, default=None)
+    t.add_argument("--max-steps", type=int, default=None, help="> 0 overrides --epochs")
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--grad-accum", type=int, default=None)
+    t.add_argument("--lr", type=float, default=None, help="learning rate")
+    t.add_argument("--lora-r", type=int, default=None, help="LoRA rank (alpha: 2 * rank)")
+    t.add_argument("--lora-dropout", type=float, default=None, help="0 is ~20%% faster on a CPU")
+    t.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (for --resume)")
+    t.add_argument("--branching", type=int, help="item-code clusters per level (CodeConfig: 64)")
+    t.add_argument("--max-depth", type=int, help="longest item code (CodeConfig: 12)")
+    t.add_argument("--seed", type=int, default=None)
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
-    t.add_argument("--rec-per-user", type=int, default=4, help="recommendation examples per training user")
+    t.add_argument("--rec-per-user", type=int, help="recommendation examples per training user (DataConfig: 4)")
     t.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget and write the adapter so far")
     t.add_argument("--gradient-checkpointing", action="store_true", help="less memory, ~30%% slower")
     t.add_argument("--no-fit", action="store_true", help="skip the shop fit that ends training (the adapter then "
                    "ranks with default weights until `genrec fit --adapter` fits it)")
-    f = sub.add_parser("fit", help=COMMANDS["fit"], description=COMMANDS["fit"])
+    f = _add(sub, "fit", run_fit)
     f.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
     f.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
     f.add_argument("--users", help="users file (user_id, age, gender, location, occupation, any other columns)")
@@ -120,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "and cold_items)")
     f.add_argument("--no-collab-model", action="store_true", help="skip the learned collaborative model")
     f.add_argument("--seed", type=int, default=2024)
-    w = sub.add_parser("ui", help=COMMANDS["ui"], description=COMMANDS["ui"])
+    w = _add(sub, "ui", run_ui)
     w.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
     w.add_argument("--port", type=int, default=7860)
     return p
@@ -231,92 +237,111 @@ def _print(profile_label: str, recs, as_json: bool) -> None:
             print(f"     why: {rec.explanation}")
 
 
-def run(args: argparse.Namespace) -> int:
-    from .. import api
+def run_check_catalog(args: argparse.Namespace) -> int:
     from ..data.catalog import Catalog
-    from ..data.profile import UserProfile
 
-    if args.command == "check-catalog":
-        cat = Catalog.load(args.path)
-        priced = sum(it.price is not None for it in cat)
-        print(f"{args.path}: {len(cat)} items, {len(cat.categories())} categories, {priced} priced, "
-              f"fingerprint {cat.fingerprint()}")
-        return 0
-    if args.command == "ui":
-        try:
-            from . import ui
-        except ImportError as e:  # gradio is the optional [ui] extra
-            raise GenrecError(f"the UI needs gradio ({e}): pip install 'genrec[ui]'") from None
-        ui.main(["--host", args.host, "--port", str(args.port)])
-        return 0
-    if args.command == "eval":
-        return run_eval(args)
-    if args.command == "fit":
-        return run_fit(args)
-    if args.command == "train":
-        import torch
+    cat = Catalog.load(args.path)
+    priced = sum(it.price is not None for it in cat)
+    print(f"{args.path}: {len(cat)} items, {len(cat.categories())} categories, {priced} priced, "
+          f"fingerprint {cat.fingerprint()}")
+    return 0
 
-        from ..model.base_model import BaseModelConfig
-        from ..model.item_ids import CodeConfig
-        from ..training.train import TrainConfig, train
-        from ..training.train_data import DataConfig
 
-        quant = args.quantization or ("nf4" if torch.cuda.is_available() else "none")
-        cfg = TrainConfig(catalog=args.catalog, interactions=args.interactions, users=args.users,
-                          train_users=args.train_users, out=args.out,
-                          base=BaseModelConfig(path=args.base_model, quantization=quant),
-                          codes=CodeConfig(branching=args.branching, max_depth=args.max_depth),
-                          epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-                          grad_accum=args.grad_accum, learning_rate=args.lr, lora_r=args.lora_r,
-                          lora_alpha=2 * args.lora_r, lora_dropout=args.lora_dropout, save_steps=args.save_steps,
-                          seed=args.seed, resume=args.resume,
-                          max_minutes=args.max_minutes, gradient_checkpointing=args.gradient_checkpointing,
-                          data=DataConfig(rec_per_user=args.rec_per_user),
-                          **({"fit": None} if args.no_fit else {}))
-        print(f"genrec: adapter written to {train(cfg)}")
-        return 0
-    if args.command == "convert":
-        from ..data import convert
-        from ..data.dataset import Dataset, make_splits
+def run_ui(args: argparse.Namespace) -> int:
+    try:
+        from . import ui
+    except ImportError as e:  # gradio is the optional [ui] extra
+        raise GenrecError(f"the UI needs gradio ({e}): pip install 'genrec[ui]'") from None
+    ui.main(["--host", args.host, "--port", str(args.port)])
+    return 0
 
-        if args.format == "amazon":
-            if not args.meta:
-                raise GenrecError("--format amazon needs --meta (the metadata file)")
-            out = convert.amazon(args.input, args.meta, args.out)
-        else:
-            out = getattr(convert, args.format)(args.input, args.out)
-        data = Dataset.load(out)  # validates what was written
-        if args.make_splits:
-            (out / "splits.json").write_text(json.dumps(make_splits(data, seed=args.seed)))
-        print(f"wrote {out}: {len(data.catalog)} items, {len(data.sequences)} users, "
-              f"{sum(map(len, data.sequences.values()))} interactions")
-        return 0
-    if args.command == "compare":
-        from ..evaluation.report import paired_test
 
-        t = paired_test(_per_user(args.run_a, args.system_a), _per_user(args.run_b, args.system_b), args.metric)
-        print(f"{t['metric']} over {t['cases']} shared cases: A {t['mean_a']:.4f}, B {t['mean_b']:.4f}, "
-              f"diff {t['mean_diff']:+.4f}; paired t-test p = {t['t_test_p']:.3g}, Wilcoxon p = {t['wilcoxon_p']:.3g}")
-        return 0
+def _given(**flags) -> dict:
+    """The flags the user set: the others keep their config's default."""
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..model.base_model import BaseModelConfig
+    from ..model.item_ids import CodeConfig
+    from ..training.train import TrainConfig, train
+    from ..training.train_data import DataConfig
+
+    quant = args.quantization or ("nf4" if torch.cuda.is_available() else "none")
+    given = {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
+             "grad_accum": args.grad_accum, "learning_rate": args.lr, "lora_r": args.lora_r,
+             "lora_dropout": args.lora_dropout, "save_steps": args.save_steps, "seed": args.seed,
+             "max_minutes": args.max_minutes}
+    cfg = TrainConfig(catalog=args.catalog, interactions=args.interactions, users=args.users,
+                      train_users=args.train_users, out=args.out,
+                      base=BaseModelConfig(path=args.base_model, quantization=quant),
+                      codes=CodeConfig(**_given(branching=args.branching, max_depth=args.max_depth)),
+                      data=DataConfig(**_given(rec_per_user=args.rec_per_user)),
+                      resume=args.resume, gradient_checkpointing=args.gradient_checkpointing,
+                      **_given(**given), **({"fit": None} if args.no_fit else {}))
+    print(f"genrec: adapter written to {train(cfg)}")
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from ..data import convert
+    from ..data.dataset import Dataset, make_splits
+
+    if args.format == "amazon":
+        if not args.meta:
+            raise GenrecError("--format amazon needs --meta (the metadata file)")
+        out = convert.amazon(args.input, args.meta, args.out)
+    else:
+        out = getattr(convert, args.format)(args.input, args.out)
+    data = Dataset.load(out)  # validates what was written
+    if args.make_splits:
+        (out / "splits.json").write_text(json.dumps(make_splits(data, seed=args.seed)))
+    print(f"wrote {out}: {len(data.catalog)} items, {len(data.sequences)} users, "
+          f"{sum(map(len, data.sequences.values()))} interactions")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ..evaluation.report import paired_test
+
+    t = paired_test(_per_user(args.run_a, args.system_a), _per_user(args.run_b, args.system_b), args.metric)
+    print(f"{t['metric']} over {t['cases']} shared cases: A {t['mean_a']:.4f}, B {t['mean_b']:.4f}, "
+          f"diff {t['mean_diff']:+.4f}; paired t-test p = {t['t_test_p']:.3g}, Wilcoxon p = {t['wilcoxon_p']:.3g}")
+    return 0
+
+
+def _model_settings(args: argparse.Namespace) -> dict:
     if args.k < 1:
         raise GenrecError(f"-k must be >= 1, got {args.k}")
-    common = {"catalog": args.catalog, "adapter": args.adapter, "base_model": args.base_model,
-              "quantization": args.quantization}
-    if args.command == "demo":
-        rec = api.get_recommender(**common)
-        lines = (api.DEMO_DIR / "profiles.jsonl").read_text().splitlines()
-        for line in lines:
-            profile = UserProfile.from_json(line)
-            # The samples name demo items; with another catalog keep only the recent items it has.
-            kept = tuple(r for r in profile.recent_items if r.item_id in rec.catalog)
-            profile = replace(profile, recent_items=kept)
-            label = ", ".join(f"{k}={v}" for k, v in profile.to_dict().items()) or "empty profile"
-            _print(label, rec.recommend(profile, k=args.k, explain=not args.no_explain), args.json)
-        return 0
-    profile = UserProfile.from_json(args.profile)
-    recs = api.recommend(profile, k=args.k, explain=not args.no_explain, categories=args.category,
-                         min_price=args.min_price, max_price=args.max_price, exclude=_ids(args.exclude),
-                         candidates=_ids(args.candidates), **common)
+    return {"catalog": args.catalog, "adapter": args.adapter, "base_model": args.base_model,
+            "quantization": args.quantization}
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..data.profile import UserProfile
+
+    rec = api.get_recommender(**_model_settings(args))
+    for line in (api.DEMO_DIR / "profiles.jsonl").read_text().splitlines():
+        profile = UserProfile.from_json(line)
+        # The samples name demo items; with another catalog keep only the recent items it has.
+        kept = tuple(r for r in profile.recent_items if r.item_id in rec.catalog)
+        profile = replace(profile, recent_items=kept)
+        label = ", ".join(f"{k}={v}" for k, v in profile.to_dict().items()) or "empty profile"
+        _print(label, rec.recommend(profile, k=args.k, explain=not args.no_explain), args.json)
+    return 0
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..data.profile import UserProfile
+
+    settings = _model_settings(args)
+    recs = api.recommend(UserProfile.from_json(args.profile), k=args.k, explain=not args.no_explain,
+                         categories=args.category, min_price=args.min_price, max_price=args.max_price,
+                         exclude=_ids(args.exclude), candidates=_ids(args.candidates), **settings)
     _print("recommendations", recs, args.json)
     return 0
 
@@ -325,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="genrec: %(message)s")
     try:
-        return run(args)
+        return args.func(args)
     except GenrecError as e:  # a user mistake: one clear line, no traceback
         print(f"genrec: error: {e}", file=sys.stderr)
         return 2

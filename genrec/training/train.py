@@ -52,7 +52,7 @@ class TrainConfig:
     codes: CodeConfig = field(default_factory=CodeConfig)
     data: DataConfig = field(default_factory=DataConfig)
     lora_r: int = 16
-    lora_alpha: int = 32
+    lora_alpha: int | None = None  # None: 2 * lora_r (LoRA's update scaled by alpha / r = 2 at any rank)
     lora_dropout: float = 0.05
     epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs
@@ -75,6 +75,8 @@ class TrainConfig:
     fit: FitConfig | None = field(default_factory=FitConfig)
 
     def __post_init__(self):
+        if self.lora_alpha is None:
+            object.__setattr__(self, "lora_alpha", 2 * self.lora_r)
         for name in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "max_length", "save_steps"):
             if getattr(self, name) < 1:
                 raise GenrecError(f"{name} must be >= 1, got {getattr(self, name)!r}")
