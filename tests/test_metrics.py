@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from genrec.evaluation import metrics as m
@@ -8,13 +9,11 @@ RANKED = ["a", "b", "c", "d", "e"]
 REL = {"b", "d", "z"}  # z is never retrieved
 
 
-def test_recall_precision_f1_exact():
+def test_recall_precision_exact():
     assert m.recall_at_k(RANKED, REL, 3) == pytest.approx(1 / 3)
     assert m.recall_at_k(RANKED, REL, 5) == pytest.approx(2 / 3)
     assert m.precision_at_k(RANKED, REL, 4) == pytest.approx(2 / 4)
     assert m.precision_at_k(["b"], REL, 4) == pytest.approx(1 / 4)  # short list: empty slots are misses
-    p, r = 2 / 5, 2 / 3
-    assert m.f1_at_k(RANKED, REL, 5) == pytest.approx(2 * p * r / (p + r))
 
 
 def test_ndcg_exact():
@@ -32,14 +31,14 @@ def test_mrr_and_hit_rate_exact():
 
 
 def test_no_hit_and_empty_target_cases_are_zero():
-    for f in (m.recall_at_k, m.precision_at_k, m.f1_at_k, m.ndcg_at_k, m.hit_rate_at_k):
+    for f in (m.recall_at_k, m.precision_at_k, m.ndcg_at_k, m.hit_rate_at_k):
         assert f(RANKED, {"x", "y"}, 5) == 0.0
         assert f(RANKED, set(), 5) == 0.0
     assert m.mrr(RANKED, {"x"}) == 0.0
 
 
 def test_all_hit_case_is_one():
-    for f in (m.recall_at_k, m.precision_at_k, m.f1_at_k, m.ndcg_at_k, m.hit_rate_at_k):
+    for f in (m.recall_at_k, m.precision_at_k, m.ndcg_at_k, m.hit_rate_at_k):
         assert f(["a", "b"], {"a", "b"}, 2) == pytest.approx(1.0)
     assert m.mrr(["a"], {"a"}) == 1.0
 
@@ -59,3 +58,11 @@ def test_beyond_accuracy_metrics_exact():
 def test_k_below_one_is_an_error():
     with pytest.raises(ValueError):
         m.ndcg_at_k(RANKED, REL, 0)
+
+
+def test_ndcg_of_scores_ranks_by_score_skips_disallowed_and_breaks_ties_in_catalog_order():
+    ids = ["a", "b", "c", "d"]
+    score = np.array([0.5, 2.0, -np.inf, 0.5])
+    assert m.ndcg_of_scores(score, {"a"}, ids) == pytest.approx(1 / np.log2(3))  # b, then a before d (tie)
+    assert m.ndcg_of_scores(score, {"c"}, ids) == 0.0  # not allowed: never ranked
+    assert m.ndcg_of_scores(np.full(4, -np.inf), {"a"}, ids) == 0.0

@@ -43,7 +43,7 @@ def test_from_json_reports_bad_json_and_missing_files(tmp_path):
 def test_repr_never_shows_personal_fields():
     p = UserProfile(age=41, location="Secret Town", free_text="my secret")
     assert "Secret" not in repr(p) and "secret" not in str(p) and "41" not in repr(p)
-    assert UserProfile().is_empty() and not p.is_empty()
+    assert not UserProfile().to_dict() and p.to_dict()
 
 
 def test_direct_construction_accepts_lists():

@@ -118,9 +118,6 @@ class UserProfile:
         d["recent_items"] = [{k: v for k, v in vars(r).items() if v is not None} for r in self.recent_items]
         return {k: v for k, v in d.items() if v not in (None, [], ())}
 
-    def is_empty(self) -> bool:
-        return not self.to_dict()
-
     def __repr__(self) -> str:
         # Profiles are personal data: keep them out of logs and tracebacks by default.
         return f"UserProfile(<{len(self.to_dict())} fields>)"

@@ -30,11 +30,6 @@ def precision_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> 
     return hits_at_k(ranked, relevant, k) / k if relevant else 0.0
 
 
-def f1_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
-    p, r = precision_at_k(ranked, relevant, k), recall_at_k(ranked, relevant, k)
-    return 2 * p * r / (p + r) if p + r else 0.0
-
-
 def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
     """DCG of the top k (gain 1 per relevant item, discount log2(rank + 1)) over the ideal DCG."""
     if not relevant:
@@ -93,3 +88,16 @@ def valid_id_rate(ranked: Sequence[str], allowed: Collection[str]) -> float:
 def duplicate_rate(ranked: Sequence[str]) -> float:
     """Share of returned IDs that repeat an earlier one (must be 0.0 for genrec)."""
     return (len(ranked) - len(set(ranked))) / len(ranked) if ranked else 0.0
+
+
+def ndcg_of_scores(score, relevant: Collection[str], item_ids: Sequence[str], k: int = 10) -> float:
+    """NDCG@k of the items ranked by a score array over `item_ids` (-inf: not allowed; ties in catalog order)."""
+    import numpy as np
+
+    ok = np.isfinite(score)
+    take = min(k, int(ok.sum()))
+    if not take:
+        return 0.0
+    top = np.argpartition(-score, take - 1)[:take]
+    top = top[np.lexsort((top, -score[top]))]
+    return ndcg_at_k([item_ids[int(i)] for i in top], relevant, k)

@@ -19,8 +19,8 @@ from ..data.cases import cold_profile, cold_user_cases, seed_interests
 from ..errors import GenrecError
 from ..ranking.collab import item_feature_tokens, profile_tokens
 from ..ranking.demographics import demographic_tokens
-from ..training.fit import ndcg_at_10
 from .baselines import ScoringSystem
+from .metrics import ndcg_of_scores
 
 EPOCHS = (5, 10, 20, 40)  # checked in turn on the held-out users (fit_partial continues)
 
@@ -59,6 +59,7 @@ class LightFMSystem(ScoringSystem):
         eligible = sorted(u for u, s in seqs.items() if len(s) > 3)
         held = set(rng.sample(eligible, len(eligible) // 10))
         cases = cold_user_cases(catalog, seqs, users, sorted(held))
+        ids = [it.item_id for it in catalog]
         train = {u: s for u, s in seqs.items() if u not in held}
         best, best_score, done = EPOCHS[0], -1.0, 0
         self._fit(train, users, 0)
@@ -67,8 +68,8 @@ class LightFMSystem(ScoringSystem):
                                    epochs=epochs - done, num_threads=2)
             done = epochs
             self._reps()
-            score = np.mean([ndcg_at_10(np.where(self.mask.allowed(c.filters, c.profile),
-                                                 self.score_batch([c.profile])[0], -np.inf), c.targets, catalog)
+            score = np.mean([ndcg_of_scores(np.where(self.mask.allowed(c.filters, c.profile),
+                                                     self.score_batch([c.profile])[0], -np.inf), c.targets, ids)
                              for c in cases]) if cases else 0.0
             if score > best_score:
                 best, best_score = epochs, score

@@ -62,9 +62,8 @@ class BaseModelConfig:
 
 
 def cpu_has_bf16() -> bool:
-    """Native bfloat16 matrix instructions (AVX512-BF16 or AMX) on this CPU. Measured on a 2-core AVX512-BF16
-    machine: recommend() at 10k items 0.38 s against 0.57 s p50 (benchmarks/results/speed*.md), and a training
-step of batch 8x168 tokens 4.9 s against 6.1 s."""
+    """Native bfloat16 matrix instructions (AVX512-BF16 or AMX) on this CPU: where bf16 autocast pays off for
+    search and training (benchmarks/results/speed.md against speed_cpu_float32.md, and train_speed.md)."""
     import torch
 
     try:

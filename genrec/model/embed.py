@@ -47,8 +47,7 @@ _CATALOG_VECTORS: dict[tuple[str, str], np.ndarray] = {}
 
 def encode_catalog(catalog, encoder: Encoder) -> np.ndarray:
     """Item text embeddings of a catalog, computed once per process for each (catalog, encoder):
-    evaluation builds several systems over one catalog, and encoding is the slow part (~80 s for 2.4k
-    items on 2 CPU cores)."""
+    evaluation builds several systems over one catalog, and encoding is their slow part."""
     key = (catalog.fingerprint(), encoder.name)
     if key not in _CATALOG_VECTORS:
         if len(_CATALOG_VECTORS) >= 4:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -101,12 +100,3 @@ def to_recommendations(catalog: Catalog, ranked: list[tuple[int, float]]) -> lis
         out.append(Recommendation(item_id=it.item_id, title=it.display_title, score=float(score), rank=r + 1,
                                   category=it.category_str, price=it.price, brand=it.brand))
     return out
-
-
-class RecommenderLike(Protocol):
-    """What genrec's evaluation and UI need from any system."""
-
-    catalog: Catalog
-
-    def recommend(self, profile, k: int = 10, explain: bool = False, filters: Filters | None = None,
-                  **filter_kwargs) -> list[Recommendation]: ...

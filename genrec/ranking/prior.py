@@ -15,8 +15,7 @@ popularity prior to the constrained logits); each part is a per-item score vecto
   profile's known items; the strongest single signal once a user has clicked a few items. Stated interests
   that name a catalog category add the same for that category (cosine of "took anything in this category"
   to each item's users): what people who buy in the interest's category take, the collaborative reading of
-  an interest (measured on Amazon Office validation users with interests only: NDCG@10 .038 alone against
-  .030 for popularity within the interests' categories).
+  an interest.
 - learned: log-probability under the shop's learned collaborative model (genrec.ranking.collab), from the profile's
   demographics, interests and known items: what people like this user took.
 - demographic: the log-lift of the item among users sharing the profile's demographic values
@@ -185,8 +184,7 @@ class ItemPrior:
     New items (no user in the logs) borrow popularity and collab from their `new_item_neighbours` most
     text-similar old items (weighted means: a new item's similarity to a known item is its neighbours'
     similarity to it), so they can enter a list that mixes them with old items; without this the logs' parts
-    bury every new item (Amazon Office, cold items mixed with old ones at the tuned weights, NDCG@10: validation
-    .0000 without, .0205 with 5 neighbours, .0072 with 20; test .0000 -> .0199). 0 turns it off."""
+    bury every new item (protocol B `full`: benchmarks/results/amazon_office/README.md). 0 turns it off."""
 
     def __init__(self, catalog: Catalog, item_emb: np.ndarray, encoder, weights: PriorWeights = PriorWeights(),
                  popularity: Mapping[str, int] | None = None, similarity=None,

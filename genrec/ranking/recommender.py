@@ -51,10 +51,9 @@ class RecommenderConfig:
     # PromptShape defaults; an adapter sees the prompts it learned on.
     prompt: PromptShape | None = None
     explain_max_new_tokens: int = 32
-    # Let the model phrase explanations? None: only with an adapter, and only on a GPU. Measured on the demo
-    # catalog: 0 of 250 zero-shot sentences from the base model passed the grounding check, at ~2.3 s per request
-    # of 10 items; the demo adapter's sentences pass, but take 11.9 s p50 per 10 items on this 2-core CPU
-    # (benchmarks/latency.py), where the grounded facts take milliseconds.
+    # Let the model phrase explanations? None: only with an adapter, and only on a GPU: zero-shot sentences from
+    # the base model fail the grounding check, and an adapter's pass but cost seconds per request on a CPU, where
+    # the grounded facts take milliseconds (README "Explanations", benchmarks/results/latency.md).
     explain_with_model: bool | None = None
     prior: PriorWeights = field(default_factory=PriorWeights)  # weights of the prior's parts (genrec.ranking.prior)
     # Requests that allow only new items (no allowed item has a user in the shop's logs: a "new arrivals" shelf)

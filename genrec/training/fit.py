@@ -27,6 +27,7 @@ from ..data.cases import NEW_ITEMS, Case, cold_item_cases, cold_user_cases, requ
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..errors import GenrecError
+from ..evaluation.metrics import ndcg_of_scores
 from ..ranking.collab import CollabConfig, CollabModel
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights
@@ -212,10 +213,11 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     mask = CatalogMask(catalog)
 
     validation = [(c, mask.allowed(c.filters, c.profile)) for c in cases if c.protocol == "A"][:3000]
+    ids = [it.item_id for it in catalog]
 
     def validate(model: CollabModel) -> float:  # held-out NDCG@10 of the learned part alone
         model = model.aligned(catalog)
-        return float(np.mean([ndcg_at_10(np.where(a, model.logprobs(c.profile), -np.inf), c.targets, catalog)
+        return float(np.mean([ndcg_of_scores(np.where(a, model.logprobs(c.profile), -np.inf), c.targets, ids)
                               for c, a in validation]))
 
     signals = fit_signals(catalog, view, users, config.collab, validate=validate if config.collab else None,
@@ -274,19 +276,6 @@ def _model_rows(recommender, mask: CatalogMask, cases: list[Case]) -> list[np.nd
         v = recommender.trie.item_logprobs(edges[p], mask.allowed(c.filters, c.profile))
         rows.append(np.where(np.isfinite(v), v, 0.0))
     return rows
-
-
-def ndcg_at_10(score: np.ndarray, targets: set[str], catalog: Catalog) -> float:
-    """NDCG@10 of the items ranked by `score` (-inf: not allowed), via genrec.evaluation.metrics."""
-    from ..evaluation.metrics import ndcg_at_k
-
-    ok = np.isfinite(score)
-    take = min(10, int(ok.sum()))
-    if not take:
-        return 0.0
-    top = np.argpartition(-score, take - 1)[:take]
-    top = top[np.lexsort((top, -score[top]))]
-    return ndcg_at_k([catalog[int(i)].item_id for i in top], targets, 10)
 
 
 class _CachedEncoder:
