@@ -224,7 +224,7 @@ def main() -> None:
             "encoder": args.encoder, "load_s": load_s, "machine": machine(), "by_size": rows,
             "throughput": throughput, "throughput_items": args.batch_items, **peak_mem_gb(device),
             "command": "python benchmarks/speed.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in
-                                                                vars(args).items())}
+                                                                vars(args).items() if v is not None)}
     if device == "cuda":
         data["gpu"] = torch.cuda.get_device_name()
     write_report(args.name, data, markdown(data))

@@ -16,6 +16,7 @@ import torch
 from ..data.catalog import Item
 from ..data.profile import UserProfile
 from ..model.prompts import render
+from ..model.text_ids import encode_batch
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 # Words any explanation may use without a source: connectives and the vocabulary of recommending.
@@ -129,7 +130,7 @@ def explain_items(model, tokenizer, profile: UserProfile, items: list[Item], rec
         return fallback
     prompts = [render("explain", profile=profile, item=it, facts=f) for it, f in zip(items, facts)]
     # padding_side per call, not by setting the shared tokenizer's attribute: concurrent requests share it.
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left").to(model.device)
+    enc = encode_batch(tokenizer, prompts, return_tensors="pt", padding=True, padding_side="left").to(model.device)
     # An explicit config: greedy, so sampling settings shipped with a model never apply here.
     # A newline ends the sentence: make it an end token so each row stops as soon as its line is done.
     newline = tokenizer.encode("\n", add_special_tokens=False)

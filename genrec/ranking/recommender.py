@@ -21,6 +21,7 @@ from ..model.base_model import BaseModelConfig, cache_root, load_base_model
 from ..model.embed import Encoder, default_encoder, encode_catalog
 from ..model.item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
 from ..model.prompts import PromptShape, template_version
+from ..model.text_ids import encode
 from .contract import (
     CatalogMask,
     Filters,
@@ -238,7 +239,7 @@ class Recommender:
         prompts, recents, priors, weights = [], [], [], []
         for p, a in zip(profiles, allowed):
             text, recent = self.prompt(p)
-            prompts.append(self.tokenizer(text)["input_ids"])
+            prompts.append(encode(self.tokenizer, text))
             recents.append(recent)
             model_weight, prior_weights = self.weights_for(p, self.prior.new_items_only(a))
             priors.append(self.prior.logprior(p, recent, prior_weights))
@@ -278,7 +279,7 @@ class Recommender:
         costs about one 10-beam search per profile on a catalog of a few thousand items)."""
         if not profiles:
             return np.zeros((0, self.trie.n_nodes), dtype=np.float32)
-        prompts = [self.tokenizer(self.prompt(p)[0])["input_ids"] for p in profiles]
+        prompts = [encode(self.tokenizer, self.prompt(p)[0]) for p in profiles]
         return tree_edge_logits(self.model, prompts, self.trie, self.tokenizer.pad_token_id or 0,
                                 self.config.batch_size)
 

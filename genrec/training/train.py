@@ -30,6 +30,7 @@ from ..model.base_model import BaseModelConfig, cpu_has_bf16, load_base_model, s
 from ..model.embed import default_encoder, encode_catalog
 from ..model.item_ids import CodeConfig, ItemCodes, reserved_token_ids
 from ..model.prompts import template_version
+from ..model.text_ids import encode
 from ..ranking.shop import save_shop
 from ..ranking.signals import fit_signals, save_signals
 from .fit import FitConfig, fit_shop, split_holdout
@@ -106,7 +107,9 @@ class _Examples(torch.utils.data.Dataset):
 def _tokenize(examples, tokenizer, max_length: int) -> list[dict]:
     rows = []
     for ex in examples:
-        prompt = tokenizer(ex.prompt)["input_ids"]
+        # As serving tokenises it: text never writes a special token; genrec's own code IDs go in as IDs.
+        prompt = encode(tokenizer, ex.prompt) + list(ex.code) + (
+            encode(tokenizer, ex.suffix, add_special_tokens=False) if ex.suffix else [])
         keep = max(max_length - len(ex.target), 1)
         ids = prompt[-keep:] + ex.target
         rows.append({"input_ids": ids, "labels": [-100] * (len(ids) - len(ex.target)) + ex.target})

@@ -17,7 +17,10 @@ from ..data.catalog import Catalog
 from ..errors import GenrecError
 from ..model.item_ids import ItemCodes
 from ..model.prompts import PromptShape, render
+from ..model.text_ids import encode
 from ..ranking.explain import item_facts
+
+CODE_SLOT = "\x00code\x00"  # where the code_title prompt's code IDs go
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class Example:
     task: str  # "rec", "item_code", "code_title" or "explain"
     prompt: str
     target: list[int]  # token ids to learn (loss is on these only)
+    # Token ids genrec places after the prompt, then more text: the code_title task shows an item code, which
+    # must be IDs because no text may tokenise into a code token (genrec.model.text_ids).
+    code: tuple[int, ...] = ()
+    suffix: str = ""
 
 
 def build_examples(catalog: Catalog, sequences: dict[str, list[str]], users: dict[str, dict], codes: ItemCodes,
@@ -54,7 +61,7 @@ def build_examples(catalog: Catalog, sequences: dict[str, list[str]], users: dic
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
 
     def text_ids(text: str) -> list[int]:
-        return tokenizer(" " + text + "\n", add_special_tokens=False)["input_ids"]
+        return encode(tokenizer, " " + text + "\n", add_special_tokens=False)
 
     out: list[Example] = []
     for user, seq in sequences.items():
@@ -80,9 +87,10 @@ def build_examples(catalog: Catalog, sequences: dict[str, list[str]], users: dic
     for it in catalog:
         for _ in range(cfg.item_code_per_item):
             out.append(Example("item_code", cfg.prompt.item_code(it), code_ids[it.item_id]))
-        code_text = tokenizer.decode(code_ids[it.item_id][:-1])
+        head, tail = render("code_title", code=CODE_SLOT).split(CODE_SLOT)
         for _ in range(cfg.code_title_per_item):
-            out.append(Example("code_title", render("code_title", code=code_text), text_ids(it.display_title) + eos))
+            out.append(Example("code_title", head, text_ids(it.display_title) + eos, tuple(code_ids[it.item_id][:-1]),
+                               tail))
     rng.shuffle(out)
     if not out:
         raise GenrecError("no training examples: the training users have fewer than 2 interactions each")
