@@ -43,8 +43,15 @@ def _add(sub, name: str, func):
     return sp
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake is one line naming the problem (and the command's --help), like every genrec error."""
+
+    def error(self, message: str):
+        self.exit(2, f"genrec: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="genrec", description="Cold-start recommendation with a fine-tuned LLM.")
+    p = _Parser(prog="genrec", description="Cold-start recommendation with a fine-tuned LLM.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (never profile fields)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -17,6 +17,11 @@ from ..errors import CatalogError
 log = logging.getLogger(__name__)
 
 REQUIRED = ("item_id", "title")
+# Field length limits (characters), checked before anything is tokenised: a catalog row past them is an error
+# naming the line, not a prompt of 80k tokens. Descriptions are long in real catalogs and only their start is
+# shown (PromptShape.description_chars).
+LIMITS = {"item_id": 200, "title": 1000, "description": 100_000, "brand": 200, "category": 500}
+MAX_FILE_FIELD = 1_000_000  # one CSV field / JSONL line past this is refused
 OPTIONAL = ("description", "category", "brand", "price", "attributes")
 PATH_SEP = " > "
 
@@ -43,6 +48,11 @@ class Item:
                                field="title")
         if self.price is not None and (not math.isfinite(self.price) or self.price < 0):
             raise CatalogError(f"price must be a finite number >= 0, got {self.price!r}", field="price")
+        texts = {"item_id": self.item_id, "title": self.title, "description": self.description,
+                 "brand": self.brand or "", **{"category": max(self.category, key=len, default="")}}
+        for name, text in texts.items():
+            if len(text) > LIMITS[name]:
+                raise CatalogError(f"{len(text)} characters; at most {LIMITS[name]} are accepted", field=name)
 
     @property
     def display_title(self) -> str:
@@ -127,8 +137,6 @@ class Catalog(Sequence[Item]):
         """Load a .jsonl, .csv or .parquet file. `category_sep` splits string categories into a path;
         by default " > ", or ", " when no category holds " > " but some hold ", " (Amazon's layout)."""
         path = Path(path)
-        if not path.exists():
-            raise CatalogError("file not found", path=str(path))
         rows = read_rows(path)
         if not rows:
             raise CatalogError("the catalog is empty", path=str(path))
@@ -209,7 +217,7 @@ def item_from_dict(row: dict[str, Any], path: str | None = None, line: int | Non
             if isinstance(price, bool):
                 raise ValueError
             price = float(price)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             fail(f"price must be a number, got {price!r}", "price")
         if not math.isfinite(price) or price < 0:
             fail(f"price must be a finite number >= 0, got {price!r}", "price")
@@ -234,7 +242,13 @@ def item_to_dict(item: Item) -> dict[str, Any]:
 
 
 def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
+    # is_file first: opening a FIFO would block, a directory raises; neither is a file of rows.
+    if not path.is_file():
+        raise CatalogError("not a regular file" if path.exists() else "file not found", path=str(path))
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CatalogError(f"cannot read: {e.strerror}", path=str(path)) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -244,24 +258,40 @@ def _read_text(path: Path) -> str:
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+    # Lines end at "\n" only: U+2028, U+0085 and other characters splitlines() breaks on are legal inside strings.
+    for n, line in enumerate(_read_text(path).split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
+        if len(line) > MAX_FILE_FIELD:
+            raise CatalogError(f"line of {len(line)} characters; at most {MAX_FILE_FIELD}", path=str(path), line=n)
         try:
-            yield n, json.loads(line)
+            row = json.loads(line)
         except json.JSONDecodeError as e:
             raise CatalogError(f"invalid JSON: {e.msg} at column {e.colno}", path=str(path), line=n) from None
+        except (ValueError, RecursionError) as e:  # a number of 4,300+ digits, nesting thousands deep
+            raise CatalogError(f"unreadable JSON value ({type(e).__name__})", path=str(path), line=n) from None
+        if not isinstance(row, dict):
+            raise CatalogError(f"expected a JSON object, got {type(row).__name__}", path=str(path), line=n)
+        yield n, row
 
 
 def _read_csv(path: Path, required: tuple[str, ...] = REQUIRED) -> Iterator[tuple[int, dict]]:
-    reader = csv.DictReader(_read_text(path).splitlines())
-    missing = [f for f in required if f not in (reader.fieldnames or [])]
-    if reader.fieldnames and missing:
-        raise CatalogError(f"header lacks required column(s) {missing}", path=str(path), line=1)
-    for row in reader:
-        if None in row:
-            raise CatalogError("more values than header columns", path=str(path), line=reader.line_num)
-        yield reader.line_num, {k: v for k, v in row.items() if v != ""}
+    import io
+
+    csv.field_size_limit(MAX_FILE_FIELD)  # the default 131,072 is below real descriptions
+    # newline="" keeps line breaks inside quoted fields (the csv module's own rule).
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    try:
+        missing = [f for f in required if f not in (reader.fieldnames or [])]
+        if reader.fieldnames and missing:
+            raise CatalogError(f"header lacks required column(s) {missing}", path=str(path), line=1)
+        for row in reader:
+            if None in row:
+                raise CatalogError("more values than header columns", path=str(path), line=reader.line_num)
+            yield reader.line_num, {k: v for k, v in row.items() if v != ""}
+    except csv.Error as e:
+        raise CatalogError(f"malformed CSV: {e}", path=str(path), line=reader.line_num) from None
 
 
 def _read_parquet(path: Path) -> Iterator[tuple[int, dict]]:

@@ -10,9 +10,23 @@ from typing import Any
 
 from ..errors import ProfileError
 
-MAX_TEXT = 2000  # characters of free text kept; longer text is a paste, not a profile
+MAX_TEXT = 2000  # characters of free text; longer text is a paste, not a profile
+MAX_FIELD = 200  # characters of gender, location, occupation, each interest and each excluded brand
 MAX_INTERESTS = 50
 MAX_RECENT = 50
+
+
+def _number(v, name: str) -> float | None:
+    """A finite number, or a ProfileError naming the field (bools, NaN, inf and overflowing ints are not)."""
+    if v is None:
+        return None
+    try:
+        ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(float(v))
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise ProfileError(f"{name} must be a finite number, got {str(v)[:40]!r}")
+    return v
 
 
 @dataclass(frozen=True)
@@ -26,9 +40,9 @@ class RecentItem:
     def __post_init__(self):
         if not isinstance(self.item_id, str) or not self.item_id.strip():
             raise ProfileError(f"recent_items: item_id must be a non-empty string, got {self.item_id!r}")
-        if self.rating is not None and (isinstance(self.rating, bool) or not isinstance(self.rating, (int, float))
-                                        or not math.isfinite(self.rating)):
-            raise ProfileError(f"recent_items: rating must be a number, got {self.rating!r}")
+        if len(self.item_id) > MAX_FIELD:
+            raise ProfileError(f"recent_items: item_id has {len(self.item_id)} characters; at most {MAX_FIELD}")
+        _number(self.rating, "recent_items: rating")
 
 
 @dataclass(frozen=True)
@@ -50,19 +64,25 @@ class UserProfile:
         for name in ("interests", "excluded_brands"):
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
-        if isinstance(self.recent_items, (list, tuple)):
-            object.__setattr__(self, "recent_items", tuple(_recent(r) for r in self.recent_items))
+        if isinstance(self.recent_items, (str, int)) and not isinstance(self.recent_items, bool):
+            object.__setattr__(self, "recent_items", (self.recent_items,))  # one ID, never its characters
+        if not isinstance(self.recent_items, (list, tuple)):
+            raise ProfileError(f"recent_items must be a list of item IDs or objects, got "
+                               f"{type(self.recent_items).__name__}")
+        if len(self.recent_items) > MAX_RECENT:
+            raise ProfileError(f"recent_items has {len(self.recent_items)} entries; at most {MAX_RECENT}")
+        object.__setattr__(self, "recent_items", tuple(_recent(r) for r in self.recent_items))
         if self.age is not None and (isinstance(self.age, bool) or not isinstance(self.age, int)
                                      or not 0 <= self.age <= 120):
-            raise ProfileError(f"age must be an integer from 0 to 120, got {self.age!r}")
+            raise ProfileError(f"age must be an integer from 0 to 120, got {str(self.age)[:40]!r}")
         for name in ("gender", "location", "occupation", "free_text"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
                 raise ProfileError(f"{name} must be text, got {type(v).__name__}")
-        if self.free_text is not None and len(self.free_text) > MAX_TEXT:
-            raise ProfileError(f"free_text has {len(self.free_text)} characters; at most {MAX_TEXT} are accepted")
-        if self.budget is not None and (isinstance(self.budget, bool) or not isinstance(self.budget, (int, float))
-                                        or not math.isfinite(self.budget) or self.budget <= 0):
+            limit = MAX_TEXT if name == "free_text" else MAX_FIELD
+            if v is not None and len(v) > limit:
+                raise ProfileError(f"{name} has {len(v)} characters; at most {limit} are accepted")
+        if _number(self.budget, "budget") is not None and self.budget <= 0:
             raise ProfileError(f"budget must be a positive number, got {self.budget!r}")
         for name, limit in (("interests", MAX_INTERESTS), ("excluded_brands", MAX_INTERESTS)):
             v = getattr(self, name)
@@ -70,13 +90,15 @@ class UserProfile:
                 raise ProfileError(f"{name} must be a list of non-empty strings, got {v!r}")
             if len(v) > limit:
                 raise ProfileError(f"{name} has {len(v)} entries; at most {limit} are accepted")
-        if len(self.recent_items) > MAX_RECENT:
-            raise ProfileError(f"recent_items has {len(self.recent_items)} entries; at most {MAX_RECENT}")
+            if any(len(x) > MAX_FIELD for x in v):
+                raise ProfileError(f"{name}: an entry has more than {MAX_FIELD} characters")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UserProfile:
         if not isinstance(data, dict):
             raise ProfileError(f"a profile must be an object, got {type(data).__name__}")
+        if not all(isinstance(k, str) for k in data):
+            raise ProfileError("profile field names must be strings")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -90,7 +112,8 @@ class UserProfile:
                 d[name] = tuple(s.strip() if isinstance(s, str) else s for s in v)
             elif v is None:
                 d.pop(name, None)
-        d["recent_items"] = tuple(_recent(r) for r in d.get("recent_items") or ())
+        if d.get("recent_items") is None:
+            d.pop("recent_items", None)
         if isinstance(d.get("age"), float) and d["age"].is_integer():
             d["age"] = int(d["age"])
         for name in ("gender", "location", "occupation", "free_text"):
@@ -103,14 +126,21 @@ class UserProfile:
         """Parse a JSON object, given as text or as a path to a .json file."""
         text = str(text_or_path)
         if not text.lstrip().startswith("{"):
+            if not text.strip() or len(text) > 4096 or "\n" in text:
+                raise ProfileError("a profile must be a JSON object or the path of a .json file holding one")
             p = Path(text)
-            if not p.exists():
-                raise ProfileError(f"{p}: no such profile file (or not a JSON object)")
-            text = p.read_text(encoding="utf-8")
+            if not p.is_file():
+                raise ProfileError(f"{text[:80]}: no such profile file (or not a JSON object)")
+            try:
+                text = p.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise ProfileError(f"{p}: cannot read the profile file ({type(e).__name__})") from None
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as e:
             raise ProfileError(f"profile is not valid JSON: {e.msg} at line {e.lineno}") from None
+        except (ValueError, RecursionError) as e:  # a 4,300+ digit number, nesting thousands deep
+            raise ProfileError(f"profile JSON holds an unreadable value ({type(e).__name__})") from None
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
