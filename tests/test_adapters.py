@@ -40,6 +40,7 @@ def test_adapter_loads_and_switches_model_scores_on(tmp_path, demo, tiny_model, 
 def test_adapter_for_another_base_model_or_prompt_is_refused(tmp_path, demo, tiny_model, tokenizer, encoder):
     folder = make_adapter(tiny_model, tmp_path / "ad")
     cfg = RecommenderConfig(codes=TINY_CODES, cache_index=False)
+    Recommender(demo, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder).codes.save(folder)
     (folder / "genrec_adapter.json").write_text(json.dumps({"base_model": "some-other-model"}))
     with pytest.raises(ModelError, match="trained on base model 'some-other-model'"):
         Recommender(demo, adapter=folder, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder)
@@ -49,3 +50,29 @@ def test_adapter_for_another_base_model_or_prompt_is_refused(tmp_path, demo, tin
         Recommender(demo, adapter=folder, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder)
     with pytest.raises(ModelError, match="not an adapter folder"):
         Recommender(demo, adapter=tmp_path, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder)
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda f: (f / "adapter_model.safetensors").write_bytes((f / "adapter_model.safetensors").read_bytes()[:1000]),
+     "adapter_model.safetensors is damaged"),
+    (lambda f: (f / "adapter_model.safetensors").write_bytes(b""), "adapter_model.safetensors is damaged"),
+    (lambda f: (f / "adapter_model.safetensors").unlink(), "lacks adapter_model.safetensors"),
+    (lambda f: (f / "codes.npz").unlink(), "lacks codes.npz"),
+    (lambda f: (f / "codes.json").unlink(), "lacks codes.json"),
+    (lambda f: (f / "codes.json").write_text("{garbage"), "codes.json is damaged"),
+    (lambda f: (f / "genrec_adapter.json").write_text("[1, 2]"), "expected a JSON object"),
+    (lambda f: (f / "genrec_adapter.json").write_bytes(b"\xff\xfe\x00binary"), "unreadable"),
+])
+def test_a_damaged_adapter_folder_is_refused_naming_the_file(tmp_path, damage, match):
+    import shutil
+
+    from genrec.api import demo_adapter
+    from genrec.errors import ModelError
+    from genrec.model.adapters import read_metadata
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_adapter(), folder)
+    read_metadata(folder)  # the intact copy loads
+    damage(folder)
+    with pytest.raises(ModelError, match=match):
+        read_metadata(folder)

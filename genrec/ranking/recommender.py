@@ -125,7 +125,10 @@ class Recommender:
             self.adapter_meta = adapters.read_metadata(adapter)
             adapters.check_compatible(self.adapter_meta, base_model_id(model), template_version("recommend"))
             if (Path(adapter) / "codes.json").exists():
-                codes = ItemCodes.load(adapter)
+                try:
+                    codes = ItemCodes.load(adapter)
+                except (OSError, ValueError, KeyError, TypeError) as e:  # adapters without recorded checksums
+                    raise ModelError(f"{adapter}: unreadable item codes ({type(e).__name__}: {e})") from None
                 trained_with = self.adapter_meta.get("encoder")
                 if trained_with and trained_with != self.encoder.name:
                     raise ModelError(f"adapter codes were built with encoder {trained_with!r}, "

@@ -25,7 +25,7 @@ from ..data.catalog import Catalog
 from ..data.dataset import load_interactions, load_users, read_train_users
 from ..errors import GenrecError
 from ..files import atomic_folder
-from ..model.adapters import METADATA
+from ..model.adapters import METADATA, checksums
 from ..model.base_model import BaseModelConfig, cpu_has_bf16, load_base_model, softcap
 from ..model.embed import default_encoder, encode_catalog
 from ..model.item_ids import CodeConfig, ItemCodes, reserved_token_ids
@@ -250,7 +250,8 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
                 "encoder": encoder.name, "catalog_fingerprint": catalog.fingerprint(), "catalog_items": len(catalog),
                 "training_data": summary, "data_config": asdict(config.data),
                 "prompt_shape": asdict(config.data.prompt), "metrics": metrics,
-                "config": {k: v for k, v in asdict(config).items() if k not in ("base", "codes", "data")}}
+                "config": {k: v for k, v in asdict(config).items() if k not in ("base", "codes", "data")},
+                "files": checksums(tmp)}  # checked at every load (genrec.model.adapters.verify)
         (tmp / METADATA).write_text(json.dumps(meta, indent=2))
         (tmp / "README.md").write_text(_model_card(meta))
         if held:
