@@ -22,7 +22,7 @@ def hostile():
     tok = make_tokenizer(corpus)
     tok.add_tokens(["[multimodal]"])  # an added token that is not special (Gemma has one)
     literals = " ".join(t.content for t in tok.added_tokens_decoder.values())
-    items = [Item(f"i{n}", f"pen {literals}", category=("Office", literals[:40]), brand="Inky",
+    items = [Item(f"i{n}", f"pen {literals[:900]}", category=("Office", literals[:40]), brand="Inky",
                   description=f"notebook {literals}") for n in range(12)]
     cat = Catalog(items)
     rec = make_recommender(cat, make_tiny_model(len(tok)), tok, HashEncoder())
