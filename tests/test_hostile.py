@@ -99,3 +99,18 @@ def test_cli_mistakes_are_one_line_errors(argv, capsys):
     err = capsys.readouterr().err
     # Model loading may draw progress bars first; the answer is one error line and no traceback.
     assert code == 2 and err.strip().splitlines()[-1].startswith("genrec: error:") and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("splits, match", [("[1,2]", "expected a JSON object"), ('{"train_users": 5}', "train_users"),
+                                           ("{garbage", "unreadable"), ('{"n_seed_pool": "3"}', "n_seed_pool")])
+def test_a_garbage_splits_file_is_a_genrec_error(tmp_path, splits, match):
+    import shutil
+
+    from genrec.api import DEMO_DIR
+    from genrec.data.dataset import Dataset
+
+    shop = tmp_path / "shop"
+    shutil.copytree(DEMO_DIR / "shoppers", shop)
+    (shop / "splits.json").write_text(splits)
+    with pytest.raises(GenrecError, match=match):
+        Dataset.load(shop)

@@ -37,7 +37,7 @@ class Dataset:
         catalog = Catalog.load(_find(folder, "items"))
         sequences = load_interactions(_find(folder, "interactions"), catalog)
         users = load_users(folder / "users.jsonl") if (folder / "users.jsonl").exists() else {}
-        splits = json.loads((folder / "splits.json").read_text()) if (folder / "splits.json").exists() else None
+        splits = _read_splits(folder / "splits.json") if (folder / "splits.json").exists() else None
         return cls(catalog, sequences, users, splits, name=folder.name)
 
     def popularity(self, users: list[str] | None = None, drop_items: set[str] = frozenset()) -> Counter:
@@ -101,6 +101,28 @@ def load_users(path: Path) -> dict[str, dict]:
             fields["attributes"] = attributes
         users[str(row["user_id"])] = fields
     return users
+
+
+SPLIT_LISTS = ("train_users", "valid_cold_users", "test_cold_users", "cold_items")
+
+
+def _read_splits(path: Path) -> dict:
+    """splits.json, checked: an object whose split lists are lists of IDs (what the protocols read)."""
+    try:
+        splits = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise GenrecError(f"{path}: unreadable splits ({type(e).__name__})") from None
+    if not isinstance(splits, dict):
+        raise GenrecError(f"{path}: expected a JSON object with {', '.join(SPLIT_LISTS)}")
+    for key in SPLIT_LISTS:
+        v = splits.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in v):
+            raise GenrecError(f"{path}: {key} must be a list of IDs")
+        splits[key] = [str(x) for x in v]
+    n_pool = splits.get("n_seed_pool", 3)
+    if isinstance(n_pool, bool) or not isinstance(n_pool, int) or not 0 < n_pool < 50:
+        raise GenrecError(f"{path}: n_seed_pool must be a small positive integer, got {str(n_pool)[:20]!r}")
+    return splits
 
 
 def read_train_users(path: str | None, sequences: dict[str, list[str]], key: str = "train_users",
