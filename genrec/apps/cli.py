@@ -1,4 +1,4 @@
-"""`genrec` command line: demo, recommend and check-catalog over the same typed functions as the API."""
+"""`genrec` command line: one parser and one function per command, over the same typed functions as the API."""
 
 from __future__ import annotations
 
