@@ -33,12 +33,12 @@ class HashEncoder:
         return out
 
 
-def make_tokenizer(corpus: list[str]):
+def make_tokenizer(corpus: list[str], n_reserved: int = N_RESERVED):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     words = sorted({w for t in corpus for w in re.findall(r"\w+|[^\w\s]", t)})
-    specials = ["<pad>", "<eos>", "<bos>", "<unk>"] + [f"<unused{i}>" for i in range(N_RESERVED)]
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>"] + [f"<unused{i}>" for i in range(n_reserved)]
     vocab = {tok: i for i, tok in enumerate(specials + words)}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict, replace
+from pathlib import Path
 
 from ..errors import GenrecError
 
@@ -19,6 +21,7 @@ COMMANDS = {
     "compare": "paired significance test between two eval runs (per-user results)",
     "ui": "serve the chat UI (genrec/apps/ui.py) on localhost with the demo catalog and adapter",
     "train": "fine-tune a LoRA adapter (QLoRA on a GPU) on a catalog and its interaction log",
+    "serve": "serve recommendations over HTTP (FastAPI): live item adds/retires, micro-batching, /metrics",
     "fit": "fit genrec to a shop's logs: signals and search weights per request type, chosen on held-out users",
 }
 
@@ -133,6 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
                    "and cold_items)")
     f.add_argument("--no-collab-model", action="store_true", help="skip the learned collaborative model")
     f.add_argument("--seed", type=int, default=2024)
+    s = _add(sub, "serve", run_serve)
+    s.add_argument("--catalog", help="catalog file (.jsonl/.csv/.parquet); default: the demo shop")
+    s.add_argument("--adapter", help="adapter or fitted shop folder; 'none': zero-shot; default: the demo adapter "
+                   "on the demo shop, else none")
+    s.add_argument("--logs", help="the shop's interactions file (popularity and collaborative scoring)")
+    s.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
+    s.add_argument("--quantization", choices=["none", "nf4"], default="none", help="load the base in 4-bit")
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--max-batch", type=int, default=16, help="most users one model call serves together")
+    s.add_argument("--max-wait-ms", type=float, default=10.0, help="longest a request waits for others to join")
+    s.add_argument("--max-queue", type=int, default=256, help="waiting requests past which the answer is 503")
+    s.add_argument("--timeout-s", type=float, default=30.0, help="per request, queueing included (then 504)")
+    s.add_argument("--journal", help="catalog change journal (default: CATALOG.journal.jsonl; the demo shop's in "
+                   "~/.cache/genrec; 'none' keeps no changes)")
+    s.add_argument("--workers", type=int, default=1, help="processes, each with its own model, sharing the journal")
     w = _add(sub, "ui", run_ui)
     w.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
     w.add_argument("--port", type=int, default=7860)
@@ -260,6 +279,38 @@ def run_ui(args: argparse.Namespace) -> int:
     except ImportError as e:  # gradio is the optional [ui] extra
         raise GenrecError(f"the UI needs gradio ({e}): pip install 'genrec[ui]'") from None
     ui.main(["--host", args.host, "--port", str(args.port)])
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ..serving.app import ServeConfig, create_app
+        from ..serving.batcher import BatchConfig
+    except ImportError as e:  # fastapi, uvicorn and prometheus-client are the optional [serve] extra
+        raise GenrecError(f"the service needs its extra ({e}): pip install 'genrec[serve]'") from None
+    from ..data.catalog import Catalog
+
+    if args.workers < 1 or not 0 < args.port < 65536:
+        raise GenrecError("--workers must be >= 1 and --port within 1..65535")
+    config = ServeConfig(catalog=args.catalog, adapter=args.adapter, logs=args.logs, base_model=args.base_model,
+                         quantization=args.quantization, journal=args.journal, timeout_s=args.timeout_s,
+                         batch=BatchConfig(args.max_batch, args.max_wait_ms, args.max_queue))
+    # Mistakes in the files are one line here; the model itself loads after the port opens (/ready says when).
+    if args.catalog:
+        Catalog.load(args.catalog)
+    for flag, path in (("--adapter", args.adapter if args.adapter != "none" else None), ("--logs", args.logs)):
+        if path is not None and not Path(path).exists():
+            raise GenrecError(f"{flag} {path}: not found")
+    print(f"genrec: serving on http://{args.host}:{args.port} (API docs at /docs; /ready once the model is loaded)")
+    run = {"host": args.host, "port": args.port, "timeout_graceful_shutdown": int(args.timeout_s) + 1,
+           "log_level": "info" if args.verbose else "warning"}
+    if args.workers == 1:
+        uvicorn.run(create_app(config), **run)
+    else:  # each worker builds its app from the config in the environment
+        os.environ["GENREC_SERVE"] = json.dumps({**asdict(config), "batch": asdict(config.batch)})
+        uvicorn.run("genrec.serving.app:from_env", factory=True, workers=args.workers, **run)
     return 0
 
 

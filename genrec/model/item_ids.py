@@ -110,6 +110,10 @@ class ItemCodes:
         self.embeddings = np.vstack([self.embeddings, e.astype(np.float16)[None]])
         return code
 
+    def copy(self) -> ItemCodes:
+        """An independent copy: `add` on it leaves this one as it was (centroids are never changed, so shared)."""
+        return ItemCodes(self.config, dict(self.codes), self.centroids, self.embeddings, list(self.item_ids))
+
     def row(self, item_id: str) -> int:
         """Row of an item in `embeddings`."""
         return self._row[item_id]

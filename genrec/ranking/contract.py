@@ -29,8 +29,11 @@ class Recommendation:
 class CatalogMask:
     """Per-catalog arrays that turn (filters, profile) into a boolean mask of allowed items quickly."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, retired: frozenset[str] = frozenset()):
+        """`retired`: item IDs never allowed, whatever the filters (a live catalog's withdrawn items)."""
         self.catalog = catalog
+        self.active = np.ones(len(catalog), dtype=bool)
+        self.active[[catalog.index[i] for i in retired]] = False
         self.prices = np.array([np.nan if it.price is None else it.price for it in catalog])
         self.brands = np.array([(it.brand or "").lower() for it in catalog])
         self._levels: dict[str, np.ndarray] = {}
@@ -50,6 +53,7 @@ class CatalogMask:
             mask[[cat.index[i] for i in filters.candidates]] = True
         else:
             mask = np.ones(len(cat), dtype=bool)
+        mask &= self.active
         drop = set(filters.exclude)
         if filters.exclude_recent:
             drop |= {r.item_id for r in profile.recent_items}

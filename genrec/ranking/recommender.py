@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -149,26 +150,51 @@ class Recommender:
         ewm = config.explain_with_model
         on_gpu = any(p.device.type == "cuda" for p in model.parameters())
         self.explain_with_model = (adapter is not None and on_gpu) if ewm is None else ewm
-        self.codes = self._index(codes)
-        n_reserved = self.codes.config.reserved_needed()
+        n_reserved = (codes.config if codes is not None else config.codes).reserved_needed()
         self.reserved = np.asarray(reserved_token_ids(tokenizer, n_reserved), dtype=np.int64)
-        self.sequences = [self.reserved[self.codes.token_indices(it.item_id)].tolist() for it in catalog]
-        item_emb = self.codes.embeddings[[self.codes.row(it.item_id) for it in catalog]].astype(np.float32)
+        self.new_items_prior = config.new_items_prior
+        self.new_items_model_weight = config.new_items_model_weight if self.model_weight else 0.0
+        self.signals = signals
+        self._bind(catalog, self._index(codes), frozenset())
+
+    def _bind(self, catalog: Catalog, codes: ItemCodes, retired: frozenset[str]) -> None:
+        """Everything that depends on the catalog: codes, token sequences, prior, filter masks, trie."""
+        config, shop = self.config, self.shop
+        self.catalog, self.codes, self.retired = catalog, codes, retired
+        self.sequences = [self.reserved[codes.token_indices(it.item_id)].tolist() for it in catalog]
+        item_emb = codes.embeddings[[codes.row(it.item_id) for it in catalog]].astype(np.float32)
         lexical = config.prior.lexical or config.new_items_prior.lexical or (
             shop is not None and any(w.prior.lexical for w in shop.manifest.weights.values()))
         self.prior = ItemPrior(catalog, item_emb, self.encoder, config.prior, lexical_index=bool(lexical),
-                               new_item_neighbours=config.new_item_neighbours, **signals.prior_kwargs())
-        self.new_items_prior = config.new_items_prior
-        self.new_items_model_weight = config.new_items_model_weight if self.model_weight else 0.0
-        self.mask = CatalogMask(catalog)
+                               new_item_neighbours=config.new_item_neighbours, **self.signals.prior_kwargs())
+        self.mask = CatalogMask(catalog, retired)
         self._full_trie: CodeTrie | None = None
+
+    def with_items(self, added: Sequence[Item] = (), retired: Iterable[str] | None = None) -> Recommender:
+        """A Recommender over this catalog plus `added` (appended; each coded by its text next to similar items,
+        as an adapter places items it never saw) with `retired` (the whole set; None keeps this one's) never
+        recommended. Retired items stay readable as a profile's recent items. Shares the model, adapter and
+        fitted signals (new items borrow popularity from their text neighbours); this Recommender is left as it
+        was, so requests in flight finish on it (the service swaps one for the other, genrec.serving.live)."""
+        catalog = Catalog(list(self.catalog) + list(added), source=self.catalog.source) if added else self.catalog
+        retired = self.retired if retired is None else frozenset(retired)
+        unknown = sorted(i for i in retired if i not in catalog)
+        if unknown:
+            raise GenrecError(f"cannot retire {len(unknown)} item ID(s) not in the catalog, e.g. {unknown[:3]}")
+        out = copy.copy(self)
+        codes = self.codes.copy() if added else self.codes
+        if added:
+            vecs = self.encoder.encode([it.text() for it in added])
+            for it, v in zip(added, vecs):
+                codes.add(it.item_id, v)
+            out.signals = self.signals.grown(len(catalog))
+        out._bind(catalog, codes, retired)
+        return out
 
     def use_shop(self, shop: Shop) -> None:
         """Serve with a fitted shop's signals and per-request-type weights from now on."""
-        self.shop = shop
-        self.prior = ItemPrior(self.catalog, self.prior.item_emb, self.encoder, self.config.prior,
-                               lexical_index=True, new_item_neighbours=self.config.new_item_neighbours,
-                               **shop.signals.prior_kwargs())
+        self.shop, self.signals = shop, shop.signals
+        self._bind(self.catalog, self.codes, self.retired)
 
     def _index(self, codes: ItemCodes | None) -> ItemCodes:
         """Item codes for this catalog: from the adapter (new items placed by text) or built and cached."""
@@ -228,14 +254,16 @@ class Recommender:
         fewer items (none when they allow none). Writes nothing to disk and logs no profile field."""
         return self.recommend_batch([profile], k, explain, [resolve_filters(filters, filter_kwargs)])[0]
 
-    def recommend_batch(self, profiles: list, k: int = 10, explain: bool = False,
+    def recommend_batch(self, profiles: list, k: int | Sequence[int] = 10, explain: bool = False,
                         filters: list[Filters | None] | None = None) -> list[list[Recommendation]]:
         """recommend() for many users at once: one model forward per search step serves all of them (the
-        way to score users in bulk on a GPU). Each user's list is what recommend() alone returns."""
+        way to score users in bulk on a GPU). Each user's list is what recommend() alone returns. `k`: one for
+        all, or one per profile."""
         filters = filters or [None] * len(profiles)
-        if len(filters) != len(profiles):
-            raise GenrecError(f"{len(profiles)} profiles but {len(filters)} filters")
-        profiles = [check_request(p, k, self.catalog) for p in profiles]
+        ks = [k] * len(profiles) if isinstance(k, int) else list(k)
+        if len(filters) != len(profiles) or len(ks) != len(profiles):
+            raise GenrecError(f"{len(profiles)} profiles but {len(filters)} filters and {len(ks)} k values")
+        profiles = [check_request(p, n, self.catalog) for p, n in zip(profiles, ks)]
         filters = [f if f is not None else Filters() for f in filters]
         allowed = [self.mask.allowed(f, p) for f, p in zip(filters, profiles)]
         masks = [None if a.all() else a for a in allowed]  # None: nothing filtered out, no mask to apply
@@ -248,7 +276,7 @@ class Recommender:
             priors.append(self.prior.logprior(p, recent, prior_weights))
             weights.append(model_weight)
         scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if any(weights) else None
-        hits = beam_search_batch(scorer, self.trie, [k] * len(profiles), self.config.search, priors, weights, masks)
+        hits = beam_search_batch(scorer, self.trie, ks, self.config.search, priors, weights, masks)
         out = []
         for p, h, recent in zip(profiles, hits, recents):
             recs = to_recommendations(self.catalog, h)
@@ -266,6 +294,10 @@ class Recommender:
         yield ranked
         if explain and ranked:
             yield self._explain(profile, ranked, [self.catalog.get(r.item_id) for r in profile.recent_items])
+
+    def explain(self, profile: UserProfile, recs: list[Recommendation]) -> list[Recommendation]:
+        """`recs` (a ranking for `profile`) with their explanations: the second step of recommend_stream."""
+        return self._explain(profile, recs, [self.catalog.get(r.item_id) for r in profile.recent_items])
 
     def _explain(self, profile: UserProfile, recs: list[Recommendation], recent: list[Item]) -> list[Recommendation]:
         if not recs:

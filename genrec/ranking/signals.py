@@ -8,7 +8,7 @@ kept by item ID in one `shop_prior.npz` so a grown catalog still maps.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,21 @@ class Signals:
         """Keyword arguments of genrec.ranking.prior.ItemPrior."""
         return {"popularity": self.popularity, "similarity": self.similarity, "categories": self.categories,
                 "learned": self.learned, "demographic": self.demographic}
+
+
+    def grown(self, n_items: int) -> Signals:
+        """These signals over a catalog that appends items to the one they were fitted on: the new items have
+        no users yet (zero rows and columns); popularity, the learned model and the lift are kept by item ID."""
+        def pad(m, rows: int):
+            if m is None:
+                return None
+            m = m.copy().tocsr()
+            m.resize((rows, n_items))
+            return m
+        sim = pad(self.similarity, n_items)
+        cats = self.categories and CategorySimilarity(self.categories.names,
+                                                      pad(self.categories.matrix, self.categories.matrix.shape[0]))
+        return replace(self, similarity=sim, categories=cats)
 
 
 def fit_signals(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] = {},
