@@ -182,9 +182,12 @@ def test_recommend_endpoints_answer_what_the_python_api_does(client, tiny_rec):
     ranked, explained = (json.loads(line) for line in stream.text.splitlines())
     assert ranked["stage"] == "ranked" and ids_of(ranked) == ids(want) and ranked["items"][0]["explanation"] is None
     assert explained["stage"] == "explained" and explained["items"] == body["items"]
-    batch = client.post("/recommend/batch", json={"requests": [{"profile": profile, "k": 4}, {"k": 2}]}).json()
-    assert [ids_of(r) for r in batch["results"]] == [ids(tiny_rec.recommend(profile, k=4, explain=False)),
-                                                     ids(tiny_rec.recommend({}, k=2, explain=False))]
+    batch = client.post("/recommend/batch", json={"requests": [{"profile": profile, "k": 4},
+                                                               {"k": 2, "explain": False}]}).json()
+    first, second = batch["results"]
+    assert [(r["item_id"], r["explanation"]) for r in first["items"]] == [
+        (r.item_id, r.explanation) for r in tiny_rec.recommend(profile, k=4)]
+    assert ids_of(second) == ids(tiny_rec.recommend({}, k=2)) and second["items"][0]["explanation"] is None
     assert "/recommend" in client.get("/openapi.json").json()["paths"]
 
 
@@ -241,6 +244,7 @@ def test_other_client_mistakes_are_4xx_json(client):
     many = client.post("/recommend/batch", json={"requests": [{}] * 257})
     assert many.status_code == 422 and many.json()["field"] == "requests"
     assert client.post("/recommend/batch", json={"requests": [{}, {"k": -1}]}).json()["field"] == "requests.1.k"
+    assert client.post("/recommend/batch", json={"requests": [{"stream": True}]}).json()["field"] == "requests.0.stream"
     assert client.get("/nowhere").status_code == 404
 
 
@@ -276,6 +280,16 @@ def test_busy_slow_and_broken_answers_are_503_504_and_500_without_traceback(tiny
         r = c.post("/recommend", json={"k": 2, "profile": {"free_text": "zebraquokka"}})
     assert r.status_code == 500 and "Traceback" not in r.text and "boom" not in r.text
     assert "zebraquokka" not in caplog.text
+
+
+def test_workers_build_the_app_from_the_config_in_the_environment(tmp_path, monkeypatch):
+    from dataclasses import asdict
+
+    from genrec.serving.app import from_env
+
+    cfg = ServeConfig(catalog=str(tmp_path / "c.jsonl"), timeout_s=5, batch=BatchConfig(max_batch=4))
+    monkeypatch.setenv("GENREC_SERVE", json.dumps({**asdict(cfg), "batch": asdict(cfg.batch)}))
+    assert from_env().state.service.config == cfg
 
 
 def test_ready_is_503_until_loaded_and_says_why_loading_failed(tmp_path):

@@ -97,8 +97,7 @@ class RecommendBody(BaseModel):
 
 class BatchBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    requests: list[RecommendBody]
-    explain: StrictBool = False
+    requests: list[RecommendBody] = Field(description="each as for /recommend (without stream)")
 
 
 class ItemsBody(BaseModel):
@@ -303,9 +302,13 @@ def create_app(config: ServeConfig = ServeConfig(), recommender: Recommender | N
         if len(body.requests) > config.max_batch_requests:
             raise FieldError(f"{len(body.requests)} requests; at most {config.max_batch_requests} per call",
                              "requests")
+        streamed = [i for i, r in enumerate(body.requests) if r.stream]
+        if streamed:
+            raise FieldError("a batch answers as one JSON object; stream single requests",
+                             f"requests.{streamed[0]}.stream")
         parsed = [svc.parse(r, f"requests.{i}.") for i, r in enumerate(body.requests)]
         deadline = time.monotonic() + config.timeout_s
-        jobs = [svc.batcher.submit(p, r.k, f, body.explain) for (p, f), r in zip(parsed, body.requests)]
+        jobs = [svc.batcher.submit(p, r.k, f, r.explain) for (p, f), r in zip(parsed, body.requests)]
         results = [await svc.answer(j, True, deadline) for j in jobs]
         return {"results": [{"items": _items(r)} for r in results]}
 
