@@ -14,6 +14,7 @@ from .errors import CatalogError, GenrecError, ModelError, ProfileError
 from .model.base_model import BaseModelConfig
 from .model.item_ids import CodeConfig
 from .ranking.contract import Recommendation
+from .ranking.diversity import Diversity
 from .ranking.recommender import Recommender, RecommenderConfig
 from .ranking.search import SearchConfig
 
@@ -22,7 +23,7 @@ __all__ = [
            "Catalog",
            "CatalogError",
            "CodeConfig",
-           "Filters",
+           "Filters", "Diversity",
            "GenrecError",
            "Item",
            "ModelError",

@@ -8,6 +8,7 @@ from pathlib import Path
 from .data.catalog import Catalog
 from .model.base_model import BaseModelConfig
 from .ranking.contract import Recommendation
+from .ranking.diversity import Diversity
 from .ranking.recommender import Recommender, RecommenderConfig
 from .resources import shipped
 
@@ -59,9 +60,10 @@ def get_recommender(catalog: Catalog | str | Path | None = None, adapter: str | 
 
 def recommend(profile, k: int = 10, catalog: Catalog | str | Path | None = None,
               adapter: str | Path | None = None, explain: bool = True, base_model: str | None = None,
-              quantization: str = "none", **filters) -> list[Recommendation]:
+              quantization: str = "none", diversity: Diversity | None = None, **filters) -> list[Recommendation]:
     """Top-k items of `catalog` (default: the demo catalog) for a new user's `profile` (UserProfile, dict
     or JSON). `adapter`: a folder; None is the demo adapter on the demo catalog (if bundled), "none" forces
-    zero-shot. Filters: categories/category, min_price, max_price, exclude, candidates, exclude_recent."""
+    zero-shot. Filters: categories/category, min_price, max_price, exclude, candidates, exclude_recent.
+    `diversity`: genrec.Diversity (default: one item per variant family, no MMR)."""
     rec = get_recommender(catalog, adapter, base_model, quantization)
-    return rec.recommend(profile, k=k, explain=explain, **filters)
+    return rec.recommend(profile, k=k, explain=explain, diversity=diversity, **filters)

@@ -29,7 +29,9 @@ def test_first_message_builds_a_profile(demo):
     ("not interested in the first one", lambda s: s.not_interested == {"P1"}),
     ("I don't like the first one", lambda s: not s.profile.recent_items),  # not a request for similar items
     ("something like number 9", lambda s: not s.profile.recent_items),  # no ninth card
-    ("something for my daughter", lambda s: s.profile.gender == "female" and s.profile.age is None),
+    # gift mode: the list is for the daughter; the shopper's own profile (34, running) is kept for later
+    ("something for my daughter", lambda s: s.ranked_profile().gender == "female" and s.ranked_profile().age is None
+     and s.profile.age == 34 and "Running" not in s.ranked_profile().interests),
     ("show me tents under $150", lambda s: s.max_price == 150.0 and "Tent" in s.profile.interests),
 ])
 def test_follow_ups_refine_the_same_state(demo, message, check):
@@ -56,3 +58,50 @@ def test_not_interested_removes_the_card_and_remembers():
 def test_start_over_resets(demo):
     state = interpret("I'm 30 and love yoga", ChatState(), demo).state
     assert interpret("start over", state, demo).state == ChatState()
+
+
+DAD = "Hi! I'm a 45 year old dad, I love cooking on weekends and my daughter (8) is into drawing. Budget around $40."
+
+
+def test_the_dad_and_his_daughter_are_two_people(demo, encoder):
+    s = interpret(DAD, ChatState(), demo, encoder).state
+    assert (s.profile.age, s.profile.gender, s.profile.budget) == (45, "male", 40.0)
+    assert "Cooking" in s.profile.interests and s.recipient == "daughter" and s.for_recipient
+    who = s.ranked_profile()
+    assert (who.age, who.gender, who.budget) == (8, "female", 40.0)  # the shopper's budget carries over
+    assert "Cooking" not in who.interests and who.interests  # drawing, mapped or in her own words
+    back = interpret("now something for me", s, demo, encoder).state
+    assert not back.for_recipient and back.ranked_profile() == back.profile and back.profile.age == 45
+    again = interpret("ok, back to my daughter", back, demo, encoder).state
+    assert again.for_recipient and again.ranked_profile().age == 8  # she is remembered
+
+
+@pytest.mark.parametrize("message, want", [
+    ("I'm in my forties and into yoga and camping", {"age": 45, "interests": {"Yoga & Fitness", "Camping"}}),
+    ("I am twenty-eight, a woman, and I enjoy skincare and coffee",
+     {"age": 28, "gender": "female", "interests": {"Skincare", "Coffee Maker"}}),
+    ("looking for running stuff under 100 bucks", {"max_price": 100.0, "interests": {"Running"}}),
+    ("something for cycling, no more than 30", {"max_price": 30.0, "interests": {"Cycling"}}),
+    ("I'm 61 and I love puzzles, board games and my cats", {"age": 61,
+                                                            "interests": {"Puzzles", "Board Games", "Cats"}}),
+])
+def test_ordinary_sentences(demo, message, want):
+    s = interpret(message, ChatState(), demo).state
+    p = s.profile
+    for f, v in want.items():
+        got = s.max_price if f == "max_price" else getattr(p, f)
+        assert (set(got) >= v if f == "interests" else got == v), (f, got)
+
+
+def test_a_gift_for_someone_else_ranks_for_them_with_the_shoppers_limits(demo):
+    s = interpret("I'm 30, no Strideworks please, under $80", ChatState(), demo).state
+    s = interpret("a birthday gift for my dad who loves cycling", s, demo).state
+    who = s.ranked_profile()
+    assert who.gender == "male" and "Cycling" in who.interests and s.occasion == "birthday"
+    assert who.excluded_brands == ("Strideworks",) and s.filters().max_price == 80.0 and who.age is None
+
+
+def test_disliked_words_leave_matching_items_out(demo):
+    s = interpret("I like camping but I hate sleeping bags", ChatState(), demo).state
+    bags = {it.item_id for it in demo if "Sleeping Bag" in it.title}
+    assert bags and bags <= s.filters().exclude and "Camping" in s.profile.interests

@@ -5,6 +5,7 @@ import pytest
 
 from genrec import Catalog, GenrecError, UserProfile
 from genrec.data.catalog import Item
+from genrec.ranking.diversity import NO_DIVERSITY
 from genrec.ranking.prior import ItemPrior, PriorWeights, category_similarity, combine, item_similarity
 from genrec.ranking.recommender import Recommender
 
@@ -84,7 +85,7 @@ def test_logs_give_a_recommender_popularity_and_a_collaborative_prior(demo, tiny
     no_borrowing = replace(base.config, new_item_neighbours=0)  # items nobody took stay at popularity 0
     popular = Recommender(small, config=no_borrowing, model=tiny_model, tokenizer=tokenizer, encoder=encoder,
                           logs=logs)
-    top = [r.item_id for r in popular.recommend({}, k=10, explain=False)]
+    top = [r.item_id for r in popular.recommend({}, k=10, explain=False, diversity=NO_DIVERSITY)]
     assert set(top) == {ids[n % 5] for n in range(5)} | {ids[20 + n] for n in range(5)}  # taken 6x each
 
 
@@ -134,7 +135,7 @@ def test_requests_for_new_items_only_rank_with_the_new_items_weights(demo, tiny_
     rec = Recommender(small, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder, logs=logs)
     assert rec.prior.tfidf is not None  # the new-items weights use the lexical part
     profile = UserProfile.from_dict({"free_text": small[25].title, "recent_items": [ids[3]]})
-    got = [r.item_id for r in rec.recommend(profile, k=5, explain=False, candidates=ids[10:])]
+    got = [r.item_id for r in rec.recommend(profile, k=5, explain=False, candidates=ids[10:], diversity=NO_DIVERSITY)]
     score = combine(rec.prior.components(profile, [small[3]]), new_w)
     want = [ids[i] for i in 10 + np.argsort(-score[10:], kind="stable")[:5]]
     assert got == want  # the prior alone under new_w: the model weight is 0 for new items

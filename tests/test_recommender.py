@@ -12,6 +12,7 @@ import torch
 from genrec import Catalog, Filters, GenrecError, Recommender, UserProfile
 from genrec.demo.requests import allowed_ids, random_request
 from genrec.model.item_ids import END
+from genrec.ranking.diversity import NO_DIVERSITY
 from genrec.ranking.explain import is_grounded, item_facts, whole_sentences
 from genrec.ranking.lm_scorer import ModelScorer, tree_edge_logits
 from genrec.ranking.prior import PriorWeights
@@ -26,13 +27,17 @@ def test_many_random_profiles_return_only_allowed_distinct_items(tiny_rec, demo)
     rng = random.Random(0)
     for _ in range(120):
         profile, filters = random_request(rng, demo)
-        recs = tiny_rec.recommend(profile, k=10, explain=False, **filters)
         allowed = allowed_ids(demo, profile, filters)
-        ids = [r.item_id for r in recs]
-        assert set(ids) <= allowed
-        assert len(ids) == len(set(ids)) == min(10, len(allowed))
-        assert [r.rank for r in recs] == list(range(1, len(recs) + 1))
-        assert all(a.score >= b.score for a, b in zip(recs, recs[1:]))
+        families = {tiny_rec.families[demo.index[i]] for i in allowed}
+        plain = tiny_rec.recommend(profile, k=10, explain=False, diversity=NO_DIVERSITY, **filters)
+        varied = tiny_rec.recommend(profile, k=10, explain=False, **filters)  # one item per variant family
+        for recs, n in ((plain, min(10, len(allowed))), (varied, min(10, len(families)))):
+            ids = [r.item_id for r in recs]
+            assert set(ids) <= allowed
+            assert len(ids) == len(set(ids)) == n
+            assert [r.rank for r in recs] == list(range(1, len(recs) + 1))
+            assert all(a.score >= b.score for a, b in zip(recs, recs[1:]))
+        assert len({tiny_rec.families[demo.index[r.item_id]] for r in varied}) == len(varied)
 
 
 def test_a_batch_of_users_gets_exactly_what_each_gets_alone(tiny_rec, demo):
@@ -231,7 +236,7 @@ def test_popularity_prior_ranks_an_empty_profile_by_popularity(demo, tiny_model,
     rec = make_recommender(small, tiny_model, tokenizer, encoder, model_weight=0.0)
     rec_pop = Recommender(small, config=rec.config, model=tiny_model, tokenizer=tokenizer, encoder=encoder,
                           popularity=pop)
-    got = [r.item_id for r in rec_pop.recommend({}, k=5, explain=False)]
+    got = [r.item_id for r in rec_pop.recommend({}, k=5, explain=False, diversity=NO_DIVERSITY)]
     assert got == sorted(pop, key=lambda i: -pop[i])[:5]
     assert rec.item_logprior(UserProfile(), []) is None  # no popularity, no text: no prior at all
 

@@ -19,6 +19,7 @@ import pytest
 
 from genrec import Filters, Item, UserProfile
 from genrec.errors import GenrecError
+from genrec.ranking.diversity import NO_DIVERSITY
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -56,7 +57,7 @@ def test_with_items_makes_a_new_item_recommendable_and_a_retired_one_never_retur
     grown = tiny_rec.with_items([NEW], retired={top[0]})
     assert NEW.item_id in grown.catalog and NEW.item_id not in tiny_rec.catalog  # the old one is unchanged
     assert ids(grown.recommend(profile, k=1, explain=False, candidates=[NEW.item_id])) == [NEW.item_id]
-    again = ids(grown.recommend(profile, k=len(grown.catalog), explain=False))
+    again = ids(grown.recommend(profile, k=len(grown.catalog), explain=False, diversity=NO_DIVERSITY))
     assert top[0] not in again and NEW.item_id in again and len(again) == len(grown.catalog) - 1
     assert grown.recommend(profile, k=3, explain=False, candidates=[top[0]]) == []
     # A retired item stays a valid recent item (a user may have bought it last week).
@@ -203,7 +204,7 @@ def test_items_added_and_retired_while_serving(client):
     assert client.delete("/items/NEW-1").json()["retired"] == ["NEW-1"]
     assert client.post("/recommend", json=only_new).json()["items"] == []
     assert client.get("/items/NEW-1").json()["retired"] is True
-    everything = client.post("/recommend", json={"k": 2000}).json()["items"]
+    everything = client.post("/recommend", json={"k": 2000, "diversity": {"one_per_family": False}}).json()["items"]
     assert "NEW-1" not in ids_of({"items": everything})
     assert client.post("/items", json={"items": [{**json_item(NEW), "price": 1}]}).status_code == 409
     assert client.delete("/items/NO-SUCH").status_code == 404
@@ -227,6 +228,8 @@ def json_item(item: Item) -> dict:
     ({"filters": {"colour": "red"}}, "filters"),
     ({"profile": [1, 2]}, "profile"),
     ({"unknown": 1}, "unknown"),
+    ({"diversity": {"mmr": 2}}, "diversity"),
+    ({"diversity": {"per_brand": 1}}, "diversity"),
 ])
 def test_bad_requests_are_422_naming_the_field(client, body, field):
     r = client.post("/recommend", json=body)
@@ -367,7 +370,8 @@ def test_kill_9_of_the_server_keeps_every_answered_change(demo, tmp_path, monkey
         assert _call(port, "GET", "/items/NEW-1") == (200, {**json_item(NEW), "retired": False})
         assert _call(port, "GET", f"/items/{gone}")[1]["retired"] is True
         answers = []
-        asking = threading.Thread(target=lambda: answers.append(_call(port, "POST", "/recommend", {"k": 100})))
+        every = {"k": 100, "diversity": {"one_per_family": False}}
+        asking = threading.Thread(target=lambda: answers.append(_call(port, "POST", "/recommend", every)))
         asking.start()
         time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)  # graceful: the request waiting in the batcher is still answered

@@ -90,6 +90,71 @@ def test_a_shopper_chats_refines_and_dismisses_in_a_real_browser(server, browser
     page.close()
 
 
+def panel(page, name: str) -> str:
+    role = "spinbutton" if name in ("Age", "Budget per item ($)", "Max price ($)") else "textbox"
+    return page.get_by_role(role, name=name, exact=True).input_value()
+
+
+def card_categories(page) -> list[str]:
+    return page.eval_on_selector_all(".genrec-card", "els => els.map(e => e.dataset.category)")
+
+
+def explained(page):
+    page.wait_for_function("() => document.querySelectorAll('.genrec-card').length > 0 && "
+                           "!document.querySelector('.genrec-card .pending')", timeout=60_000)
+
+
+DAD = "Hi! I'm a 45 year old dad, I love cooking on weekends and my daughter (8) is into drawing. Budget around $40."
+
+
+def test_the_dad_shops_for_his_daughter_then_for_himself(server, browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    page.goto(server, wait_until="load")
+    page.wait_for_selector("#message textarea", timeout=60_000)
+    send(page, DAD)
+    explained(page)
+    # her profile is ranked; his stays his
+    assert (panel(page, "Age"), panel(page, "Gender"), panel(page, "Budget per item ($)")) == ("8", "female", "40")
+    assert panel(page, "Shopping for") == "your daughter"
+    assert "Cooking" not in panel(page, "Interests (comma-separated)")
+    cats = card_categories(page)
+    assert not any("Cooking" in c for c in cats) and any("Children" in c or "Toys" in c or "Paper" in c
+                                                          or "Writing" in c for c in cats), cats
+    for_her = card_ids(page)
+    shot = Path(os.environ.get("GENREC_UI_GIFT_SCREENSHOT", "/dev/null"))
+    if shot != Path("/dev/null"):
+        page.screenshot(path=str(shot), full_page=True)
+    send(page, "now something for me", before=for_her)
+    explained(page)
+    assert (panel(page, "Age"), panel(page, "Gender"), panel(page, "Shopping for")[:3]) == ("45", "male", "you")
+    assert "Cooking" in panel(page, "Interests (comma-separated)")
+    assert any("Cooking" in c for c in card_categories(page)), card_categories(page)
+    send(page, "and now for my daughter again", before=card_ids(page))
+    assert panel(page, "Age") == "8" and not any("Cooking" in c for c in card_categories(page))
+    page.close()
+
+
+def test_a_list_holds_one_card_per_variant_family_and_every_stated_interest(server, browser, demo):
+    from genrec.ranking.diversity import family_ids
+
+    fam = family_ids(demo)
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    page.goto(server, wait_until="load")
+    page.wait_for_selector("#message textarea", timeout=60_000)
+    send(page, "I'm 34, just started running, budget about $100")
+    send(page, "more like the second one", before=card_ids(page))
+    ids = card_ids(page)
+    assert len({fam[demo.index[i]] for i in ids}) == len(ids) == 6
+    assert page.locator(".genrec-card .variants").count() >= 1  # the other colours and packs sit on the card
+    page.goto(server, wait_until="load")  # a new session
+    page.wait_for_selector("#message textarea", timeout=60_000)
+    send(page, "I love camping and coffee and board games")
+    cats = card_categories(page)
+    for want in ("Camping", "Coffee", "Board Games"):
+        assert any(want in c for c in cats), (want, cats)
+    page.close()
+
+
 def test_html_and_script_show_as_text_in_messages_and_item_descriptions(server, browser, demo, tmp_path):
     hostile = tmp_path / "hostile.jsonl"
     rows = [json.dumps({"item_id": it.item_id, "title": it.title, "description": it.description,
@@ -143,9 +208,9 @@ def test_eight_concurrent_sessions_never_see_each_others_state(server, demo):
     def shopper(i, age, interest):
         try:
             c = Client(server, verbose=False)
-            first = c.predict(f"I'm {age} and I love {interest}", [], "none (zero-shot)", "", 5, False,
+            first = c.predict(f"I'm {age} and I love {interest}", [], "none (zero-shot)", "", 5, False, True,
                               api_name="/chat")[-1]
-            second = c.predict("not interested in the first one", [], "none (zero-shot)", "", 5, False,
+            second = c.predict("not interested in the first one", [], "none (zero-shot)", "", 5, False, True,
                                api_name="/chat")[-1]
             results[i] = (age, interest, first, second)
         except Exception as e:  # collected, asserted below with the thread's context

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from ..data.catalog import Catalog
 from ..data.filters import Filters
 from ..data.profile import MAX_TEXT, UserProfile
 from ..ranking.contract import Recommendation
+from .understand import read
 
 MAX_MESSAGE = 10_000
 _INJECTION = re.compile(r"ignore (all |any |the )?(previous|prior|above) (instructions|prompts?)|system prompt|"
@@ -28,15 +31,32 @@ _RECIPIENTS = {"daughter": "female", "wife": "female", "girlfriend": "female", "
 
 @dataclass(frozen=True)
 class ChatState:
-    """One shopper's session: what they told us, what they rejected, what they were shown."""
+    """One shopper's session: what they told us, who they shop for, what they rejected, what they were shown."""
 
-    profile: UserProfile = field(default_factory=UserProfile)
+    profile: UserProfile = field(default_factory=UserProfile)  # the shopper's own
     not_interested: frozenset[str] = frozenset()
     max_price: float | None = None
     shown: tuple[Recommendation, ...] = ()
+    recipient: str | None = None  # "daughter": shopping for someone else (gift mode) while set
+    recipient_profile: UserProfile = field(default_factory=UserProfile)
+    for_recipient: bool = False
+    disliked: frozenset[str] = frozenset()  # items whose text holds a word the shopper said they dislike
+    dislikes: tuple[str, ...] = ()
+    occasion: str | None = None
+    stated_max_price: float | None = None  # the limit the shopper said ("under $80"); "cheaper" moves max_price
+
+    def ranked_profile(self) -> UserProfile:
+        """The profile the next list is ranked for: the recipient's in gift mode (with the shopper's budget,
+        excluded brands and rejected items), else the shopper's."""
+        if not self.for_recipient:
+            return self.profile
+        r, p = self.recipient_profile, self.profile
+        return replace(r, budget=r.budget if r.budget is not None else p.budget,
+                       excluded_brands=tuple(dict.fromkeys(r.excluded_brands + p.excluded_brands)),
+                       recent_items=r.recent_items)
 
     def filters(self) -> Filters:
-        return Filters(exclude=self.not_interested, max_price=self.max_price)
+        return Filters(exclude=self.not_interested | self.disliked, max_price=self.max_price)
 
 
 @dataclass(frozen=True)
@@ -58,37 +78,59 @@ def check_message(message: str | None) -> str | None:
     return None
 
 
-def interpret(message: str, state: ChatState, catalog: Catalog) -> Turn:
-    """Apply one shopper message to the session state."""
+def interpret(message: str, state: ChatState, catalog: Catalog, encoder=None) -> Turn:
+    """Apply one shopper message to the session state. `encoder` (the Recommender's text encoder) maps stated
+    interests to the catalog's categories by meaning ("drawing" -> a writing-supplies category); without one,
+    only by words."""
     polite = check_message(message)
     if polite:
         return Turn(state, polite, recommend=False)
     text = message.strip()
     low = text.lower()
-    p = state.profile
     notes: list[str] = []
     if re.search(r"\b(start over|reset|new search)\b", low):
         return Turn(ChatState(), "Starting over.", recommend=False)
+    said = read(text)
+    p, rp = state.profile, state.recipient_profile
+    recipient, for_recipient = state.recipient, state.for_recipient
 
     upd: dict = {}
-    m = re.search(r"\b(?:i'?m|i am|aged?)\s+(\d{1,3})\b", low) or re.search(r"\b(\d{1,3})\s*(?:years? old|y/?o)\b", low)
-    if m and 0 < int(m.group(1)) <= 120:
-        upd["age"] = int(m.group(1))
-    m = re.search(r"\bi'?m an? (woman|man|girl|guy|mom|dad|mother|father)\b", low)
-    if m:
-        upd["gender"] = "female" if m.group(1) in ("woman", "girl", "mom", "mother") else "male"
-    m = re.search(r"budget (?:is |of |about |around |~|roughly )*\$?\s?(\d+(?:\.\d+)?)", low) or \
-        re.search(r"\babout \$(\d+(?:\.\d+)?)", low)
-    if m:
-        upd["budget"] = float(m.group(1))
-    m = re.search(r"\b(?:under|below|less than|max(?:imum)?|at most) \$?\s?(\d+(?:\.\d+)?)", low)
-    new_max = float(m.group(1)) if m else state.max_price
-    for word, gender in _RECIPIENTS.items():
-        if re.search(rf"\bfor my {word}\b", low):
-            upd["gender"] = gender
-            upd["age"] = None  # the shopper's own age no longer describes who it is for
-            notes.append(f"shopping for your {word}")
-            break
+    if said.shopper.age is not None:
+        upd["age"] = said.shopper.age
+    if said.shopper.gender:
+        upd["gender"] = said.shopper.gender
+    if said.budget is not None:
+        upd["budget"] = said.budget
+    new_max = said.max_price if said.max_price is not None else state.max_price
+    stated_max = said.max_price if said.max_price is not None else state.stated_max_price
+    if said.recipient:
+        if said.recipient != state.recipient:
+            rp = UserProfile()  # someone new
+        recipient, for_recipient = said.recipient, True
+        who = said.for_recipient
+        rp = replace(rp, age=who.age if who.age is not None else rp.age, gender=who.gender or rp.gender)
+        notes.append(f"shopping for your {recipient}" + (f" ({rp.age})" if rp.age is not None else ""))
+    elif said.for_self and state.for_recipient:
+        for_recipient = False
+        notes.append("now something for you")
+
+    if for_recipient != state.for_recipient and said.max_price is None:
+        new_max = stated_max  # "cheaper" was about the other person's list
+    # Interests: each person's own words, mapped onto the catalog; category names said anywhere go to whoever
+    # the list is for, unless they were the shopper's own.
+    mine, mine_notes = map_interests(said.shopper.interests, catalog, encoder)
+    theirs, their_notes = map_interests(said.for_recipient.interests, catalog, encoder)
+    notes += mine_notes + their_notes
+    named = [lvl for lvl in _category_levels(catalog)
+             if re.search(rf"\b{re.escape(lvl.lower())}s?\b", _positive(low)) and lvl not in mine]
+    if for_recipient:
+        theirs += named
+    else:
+        mine += named
+    if mine:
+        upd["interests"] = tuple(dict.fromkeys(p.interests + tuple(mine)))[-20:]
+    if theirs:
+        rp = replace(rp, interests=tuple(dict.fromkeys(rp.interests + tuple(theirs)))[-20:])
 
     brands = {b.lower(): b for b in (it.brand for it in catalog) if b}
     excluded = list(p.excluded_brands)
@@ -101,19 +143,30 @@ def interpret(message: str, state: ChatState, catalog: Catalog) -> Turn:
     if excluded != list(p.excluded_brands):
         upd["excluded_brands"] = tuple(excluded)
         notes.append("leaving out " + ", ".join(excluded))
+    dislikes = [d for d in said.dislikes if d.lower() not in brands]
+    disliked = set(state.disliked)
+    if dislikes:
+        hit = _disliked_items(dislikes, catalog)
+        if hit:
+            disliked |= hit
+            notes.append("nothing " + " or ".join(dislikes))
 
     rejected = set(state.not_interested)
     pick = _shown_pick(low, "not interested in", state)
     if pick:
         rejected.add(pick.item_id)
         notes.append(f"not showing {pick.title} again")
-    recent = list(p.recent_items)
+    target = rp if for_recipient else replace(p, **upd)
+    recent = list(target.recent_items)
     pick = _shown_pick(low, "(?:more like|similar to|something like)", state)
     if pick:
         recent.append(pick.item_id)
         notes.append(f"more like {pick.title}")
-    if recent != [r.item_id for r in p.recent_items]:
-        upd["recent_items"] = tuple(dict.fromkeys(recent))
+    if recent != [r.item_id for r in target.recent_items]:
+        if for_recipient:
+            rp = replace(rp, recent_items=tuple(dict.fromkeys(recent)))
+        else:
+            upd["recent_items"] = tuple(dict.fromkeys(recent))
 
     if re.search(r"\bcheaper\b|\bless expensive\b|\btoo expensive\b", low):
         prices = [r.price for r in state.shown if r.price is not None]
@@ -123,21 +176,86 @@ def interpret(message: str, state: ChatState, catalog: Catalog) -> Turn:
         else:
             notes.append("cheaper items (I need to show you some first)")
 
-    interests = list(p.interests)
-    for level in _category_levels(catalog):
-        if re.search(rf"\b{re.escape(level.lower())}s?\b", _positive(low)) and level not in interests:
-            interests.append(level)
-    if interests != list(p.interests):
-        upd["interests"] = tuple(interests[-20:])
-    said = _positive(text).strip()
-    if said and not _is_command(low):
-        free = f"{p.free_text} {said}".strip() if p.free_text else said
-        upd["free_text"] = free[-MAX_TEXT:]
+    positive = _positive(text).strip()
+    if positive and not _is_command(low) and not _SWITCH.fullmatch(low):
+        if for_recipient:
+            rp = replace(rp, free_text=_joined(rp.free_text, positive))
+        else:
+            upd["free_text"] = _joined(p.free_text, positive)
     profile = replace(p, **upd)
-    if new_max is not None and new_max != state.max_price and not notes:
+    if new_max is not None and new_max != state.max_price and not any("under $" in n for n in notes):
         notes.append(f"items under ${new_max:.2f}")
-    return Turn(replace(state, profile=profile, max_price=new_max, not_interested=frozenset(rejected)),
-                "; ".join(notes))
+    if said.occasion:
+        notes.append(f"for a {said.occasion}")
+    state = replace(state, profile=profile, max_price=new_max, not_interested=frozenset(rejected),
+                    recipient=recipient, recipient_profile=rp, for_recipient=for_recipient,
+                    disliked=frozenset(disliked), dislikes=tuple(dict.fromkeys(state.dislikes + tuple(dislikes))),
+                    occasion=said.occasion or state.occasion, stated_max_price=stated_max)
+    return Turn(state, "; ".join(notes))
+
+
+_SWITCH = re.compile(r"\W*(?:ok(?:ay)?,? |now,? |and )*(?:show me |find me )?(?:something|anything|some(?:thing)? "
+                     r"(?:stuff|ideas)) for (?:me|myself)(?: now| too| please| instead)?\W*")
+
+
+def _joined(old: str | None, new: str) -> str:
+    return (f"{old} {new}".strip() if old else new)[-MAX_TEXT:]
+
+
+_NOT_WORDS = {"colours", "colors", "colour", "color", "stuff", "things", "anything", "products", "items", "much",
+              "more", "kind", "kinds", "type", "types", "ones", "that", "this", "those", "these"}
+
+
+def _disliked_items(phrases: list[str], catalog: Catalog) -> set[str]:
+    """Items whose title or category holds a word of what the shopper dislikes ("no plastic", "hate pink")."""
+    words = {w for p in phrases for w in re.findall(r"[a-z]+", p.lower()) if len(w) > 3 and w not in _NOT_WORDS}
+    if not words:
+        return set()
+    pat = re.compile(r"\b(?:" + "|".join(re.escape(w.rstrip("s")) for w in sorted(words)) + r")(?:s|es)?\b", re.I)
+    return {it.item_id for it in catalog if pat.search(f"{it.title} {it.category_str}")}
+
+
+# Cosine similarity (text encoder) from which a stated interest counts as naming a category; below it, the
+# interest is kept in the shopper's own words (the text and lexical parts of the prior still use them). Chosen on
+# the demo's development messages, never on the held-out set (benchmarks/chat_understanding.py).
+MATCH_SIMILARITY = 0.45
+_EMB: dict[tuple[str, str], tuple[list[str], np.ndarray]] = {}
+
+
+def map_interests(phrases: list[str], catalog: Catalog, encoder=None) -> tuple[list[str], list[str]]:
+    """Stated interests -> the catalog's category names (by words, else by meaning), and notes for the ones
+    mapped by meaning ("drawing -> Writing Supplies")."""
+    levels = _category_levels(catalog)
+    out, notes = [], []
+    for phrase in phrases:
+        stem = phrase.lower().rstrip("s")
+        exact = [lvl for lvl in levels if re.search(rf"\b{re.escape(stem)}(?:s|es)?\b", lvl.lower())
+                 or lvl.lower().rstrip("s") in phrase.lower()]
+        if exact:  # the broadest category that names it ("yoga": Yoga & Fitness, not Yoga Mat)
+            sizes = _level_sizes(catalog)
+            out.append(max(exact, key=lambda lvl: (sizes.get(lvl, 0), -len(lvl))))
+            continue
+        best = _nearest(phrase, levels, catalog, encoder)
+        if best is not None:
+            out.append(best)
+            notes.append(f"{phrase} -> {best}")
+        else:
+            out.append(phrase.title())
+    return list(dict.fromkeys(out)), notes
+
+
+def _nearest(phrase: str, levels: list[str], catalog: Catalog, encoder) -> str | None:
+    if encoder is None or not levels:
+        return None
+    key = (catalog.fingerprint(), getattr(encoder, "name", type(encoder).__name__))
+    if key not in _EMB:
+        vecs = np.asarray(encoder.encode(levels), dtype=np.float32)
+        _EMB[key] = (levels, vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12))
+    names, vecs = _EMB[key]
+    q = np.asarray(encoder.encode([phrase]), dtype=np.float32)[0]
+    sims = vecs @ (q / max(np.linalg.norm(q), 1e-12))
+    j = int(np.argmax(sims))
+    return names[j] if sims[j] >= MATCH_SIMILARITY else None
 
 
 _ORDINAL = "|".join(_ORDINALS)
@@ -181,3 +299,17 @@ def _category_levels(catalog: Catalog) -> list[str]:
         names = {lvl for it in catalog for lvl in it.category[1:]} or {lvl for it in catalog for lvl in it.category}
         _LEVELS[key] = sorted(n for n in names if len(n) > 2)
     return _LEVELS[key]
+
+
+_SIZES: dict[str, dict[str, int]] = {}
+
+
+def _level_sizes(catalog: Catalog) -> dict[str, int]:
+    key = catalog.fingerprint()
+    if key not in _SIZES:
+        sizes: dict[str, int] = {}
+        for it in catalog:
+            for lvl in set(it.category):
+                sizes[lvl] = sizes.get(lvl, 0) + 1
+        _SIZES[key] = sizes
+    return _SIZES[key]

@@ -72,8 +72,8 @@ def load_interactions(path: Path, catalog: Catalog) -> dict[str, list[str]]:
         order = row.get("seq") if row.get("seq") is not None else row.get("timestamp")
         try:
             key = float(order) if order not in (None, "") else float("inf")
-        except (TypeError, ValueError):
-            raise CatalogError(f"seq/timestamp must be a number, got {order!r}", path=str(path), line=line,
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past float range
+            raise CatalogError(f"seq/timestamp must be a number, got {str(order)[:40]!r}", path=str(path), line=line,
                                field="seq") from None
         keyed.setdefault(str(row["user_id"]), []).append((key, line, item))
     return {u: [i for _, _, i in sorted(v)] for u, v in keyed.items()}

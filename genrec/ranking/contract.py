@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ class Recommendation:
     brand: str | None
     explanation: str | None = None
     explanation_source: str | None = None  # "model" or "facts" (see genrec.ranking.explain)
+    variants: tuple[str, ...] = ()  # other allowed items of its variant family (genrec.ranking.diversity)
 
 
 class CatalogMask:
@@ -42,6 +44,16 @@ class CatalogMask:
         if wanted not in self._levels:
             self._levels[wanted] = np.array([it.in_category(wanted) for it in self.catalog])
         return self._levels[wanted]
+
+    def about(self, interest: str) -> np.ndarray:
+        """Items an interest names: by category level, else by a whole word of the title."""
+        key = f"interest:{interest.lower()}"
+        if key not in self._levels:
+            stem = re.escape(interest.lower().rstrip("s"))
+            word = re.compile(rf"\b{stem}(?:s|es)?\b", re.I)
+            self._levels[key] = self._in_category(interest) | np.array(
+                [bool(word.search(f"{it.title} {it.category_str}")) for it in self.catalog])
+        return self._levels[key]
 
     def allowed(self, filters: Filters, profile: UserProfile) -> np.ndarray:
         cat = self.catalog

@@ -62,6 +62,11 @@ def item_facts(profile: UserProfile, item: Item, recent: list[Item]) -> list[str
                if (iw := [_stem(w) for w in _words(i) if len(w) > 2]) and all(w in words for w in iw)]
     if matched:  # the most specific interest says the most
         facts.append(f"It matches your interest in {max(matched, key=len)}.")
+    ages = re.search(r"\bages? (\d{1,2})\s*(?:\+|and up|-\s*(\d{1,2}))", " ".join(item.attributes.values()) + " " +
+                     item.title, re.I)
+    if ages and profile.age is not None and int(ages.group(1)) <= profile.age <= int(ages.group(2) or 120):
+        facts.append(f"It is made for ages {ages.group(1)}{'-' + ages.group(2) if ages.group(2) else '+'}, "
+                     f"which fits age {profile.age}.")
     if profile.budget is not None and item.price is not None and item.price <= profile.budget:
         facts.append(f"At ${item.price:.2f} it is within your budget of ${profile.budget:.2f}.")
     for r in reversed(recent):
@@ -79,9 +84,27 @@ def item_facts(profile: UserProfile, item: Item, recent: list[Item]) -> list[str
         hits = [w for w in said if _stem(w) in words][:3]
         if hits:
             facts.append(f"It relates to what you wrote: {', '.join(hits)}.")
-    leaf = item.category[-1] if item.category else "catalog"
-    facts.append(f"It is a {leaf} product: {item.display_title}.")
+    facts.append(about_item(item))
     return facts
+
+
+def about_item(item: Item) -> str:
+    """One true, specific sentence about the item from its own data (what it is made for and its first feature,
+    else the description's first sentence, else its attributes): what a shop assistant would point out."""
+    d = " ".join(item.description.split())
+    made = re.search(r"\bmade for ([^.;]{3,80})", d, re.I)
+    feats = re.search(r"\bfeatures? ([^.;]{3,200})", d, re.I)
+    first = re.split(r",\s*|\s+and\s+", feats.group(1))[0].strip() if feats else ""
+    if made:
+        return f"Made for {made.group(1).strip()}" + (f", with {first}." if first else ".")
+    sentence = re.split(r"(?<=[.!?])\s", d)[0].strip() if d else ""
+    if 10 <= len(sentence) <= 160:
+        return sentence if sentence[-1] in ".!?" else sentence + "."
+    attrs = [f"{k.lower()} {v}" for k, v in item.attributes.items() if len(v) < 40][:3]
+    leaf = item.category[-1] if item.category else "item"
+    if attrs:
+        return f"This {leaf.lower()} comes with {', '.join(attrs)}."
+    return f"A {leaf.lower()} by {item.brand}." if item.brand else f"{item.display_title}."
 
 
 def is_grounded(sentence: str, sources: list[str], item: Item, copied: list[str] = ()) -> bool:
@@ -125,7 +148,8 @@ def explain_items(model, tokenizer, profile: UserProfile, items: list[Item], rec
     from transformers import GenerationConfig
 
     facts = [item_facts(profile, it, recent) for it in items]
-    fallback = [Explanation(" ".join(f[:2]), "facts") for f in facts]
+    # Without the model: the most specific link to the shopper, then what is particular to the item.
+    fallback = [Explanation(f[0] if len(f) == 1 else f"{f[0]} {f[-1]}", "facts") for f in facts]
     if max_new_tokens <= 0 or not items:
         return fallback
     prompts = [render("explain", profile=profile, item=it, facts=f) for it, f in zip(items, facts)]

@@ -31,6 +31,7 @@ from .contract import (
     resolve_filters,
     to_recommendations,
 )
+from .diversity import Diversity, family_ids, mmr
 from .explain import explain_items
 from .lm_scorer import ModelScorer, tree_edge_logits
 from .prior import ItemPrior, PriorWeights
@@ -67,6 +68,8 @@ class RecommenderConfig:
     # Items without users in the logs borrow popularity and collab from this many text-nearest old items, so they
     # can rank among old ones (genrec.ranking.prior.ItemPrior); 0 turns it off.
     new_item_neighbours: int = 5
+    # A varied list by default: one card per variant family (its variants listed on it); MMR off unless asked.
+    diversity: Diversity = field(default_factory=Diversity)
     cache_index: bool = True  # keep the catalog's codes on disk (keyed by catalog fingerprint)
     batch_size: int = 16  # users per search in rank_batch (bulk scoring and evaluation)
 
@@ -169,6 +172,19 @@ class Recommender:
                                new_item_neighbours=config.new_item_neighbours, **self.signals.prior_kwargs())
         self.mask = CatalogMask(catalog, retired)
         self._full_trie: CodeTrie | None = None
+        self._families: np.ndarray | None = None
+        self._members: dict[int, np.ndarray] = {}
+
+    @property
+    def families(self) -> np.ndarray:
+        """Variant family per catalog position (built on first use: one title pass over the catalog)."""
+        if self._families is None:
+            fams = family_ids(self.catalog)
+            order = np.argsort(fams, kind="stable")
+            cuts = np.flatnonzero(np.diff(fams[order])) + 1
+            self._members = {int(fams[g[0]]): g for g in np.split(order, cuts) if len(g) > 1}
+            self._families = fams
+        return self._families
 
     def with_items(self, added: Sequence[Item] = (), retired: Iterable[str] | None = None) -> Recommender:
         """A Recommender over this catalog plus `added` (appended; each coded by its text next to similar items,
@@ -249,18 +265,22 @@ class Recommender:
         return self.prior.logprior(profile, recent, self.weights_for(profile, new_items_only)[1])
 
     def recommend(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
-                  filters: Filters | None = None, **filter_kwargs) -> list[Recommendation]:
+                  filters: Filters | None = None, diversity: Diversity | None = None,
+                  **filter_kwargs) -> list[Recommendation]:
         """Top-k catalog items for `profile`, best first. Fewer than k come back when the filters allow
-        fewer items (none when they allow none). Writes nothing to disk and logs no profile field."""
-        return self.recommend_batch([profile], k, explain, [resolve_filters(filters, filter_kwargs)])[0]
+        fewer items (none when they allow none). By default one item per variant family (`diversity`, else
+        `config.diversity`). Writes nothing to disk and logs no profile field."""
+        return self.recommend_batch([profile], k, explain, [resolve_filters(filters, filter_kwargs)], diversity)[0]
 
     def recommend_batch(self, profiles: list, k: int | Sequence[int] = 10, explain: bool = False,
-                        filters: list[Filters | None] | None = None) -> list[list[Recommendation]]:
+                        filters: list[Filters | None] | None = None, diversity: Diversity | None = None
+                        ) -> list[list[Recommendation]]:
         """recommend() for many users at once: one model forward per search step serves all of them (the
         way to score users in bulk on a GPU). Each user's list is what recommend() alone returns. `k`: one for
-        all, or one per profile."""
+        all, or one per profile. `diversity`: this call's, instead of `config.diversity`."""
+        div = self.config.diversity if diversity is None else diversity
         filters = filters or [None] * len(profiles)
-        ks = [k] * len(profiles) if isinstance(k, int) else list(k)
+        ks = list(k) if isinstance(k, (list, tuple)) else [k] * len(profiles)  # each checked by check_request
         if len(filters) != len(profiles) or len(ks) != len(profiles):
             raise GenrecError(f"{len(profiles)} profiles but {len(filters)} filters and {len(ks)} k values")
         profiles = [check_request(p, n, self.catalog) for p, n in zip(profiles, ks)]
@@ -276,21 +296,96 @@ class Recommender:
             priors.append(self.prior.logprior(p, recent, prior_weights))
             weights.append(model_weight)
         scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if any(weights) else None
-        hits = beam_search_batch(scorer, self.trie, ks, self.config.search, priors, weights, masks)
+        fams = self.families if div.one_per_family else None
+        search_ks = [n * div.pool for n in ks] if div.mmr else ks
+        hits = beam_search_batch(scorer, self.trie, search_ks, self.config.search, priors, weights, masks, fams)
+        for _ in range(4) if fams is not None else ():  # each round adds at least one family or ends
+            hits, grew = self._refill(hits, search_ks, allowed, prompts, priors, weights)
+            if not grew:
+                break
+        if div.mmr:
+            hits = [mmr(h, self.prior.item_emb, n, div.mmr) for h, n in zip(hits, ks)]
+        if div.cover_interests:
+            hits = [self._cover(p, h, a, prompt, prior, w, fams)
+                    for p, h, a, prompt, prior, w in zip(profiles, hits, allowed, prompts, priors, weights)]
         out = []
-        for p, h, recent in zip(profiles, hits, recents):
+        for p, h, recent, a in zip(profiles, hits, recents, allowed):
             recs = to_recommendations(self.catalog, h)
+            if fams is not None:
+                recs = [replace(r, variants=self._variants(self.catalog.index[r.item_id], a)) for r in recs]
             out.append(self._explain(p, recs, recent) if explain else recs)
         return out
 
+    def _cover(self, profile: UserProfile, hits, allowed, prompt, prior, weight, fams):
+        """Make room in the list for each stated interest it lacks: that interest's best allowed item (a search
+        over those items alone) replaces the lowest-ranked item no other interest needs."""
+        interests = list(dict.fromkeys(i for i in profile.interests if i.strip()))
+        if len(interests) < 2 or len(hits) < 2:
+            return hits
+        hits = list(hits)
+        pos = [i for i, _ in hits]
+        covers = {it: self.mask.about(it) for it in interests}
+        for it in interests:
+            if any(covers[it][i] for i in pos):
+                continue
+            want = allowed & covers[it] & ~np.isin(np.arange(len(self.catalog)), pos)
+            if fams is not None:
+                want &= ~np.isin(fams, fams[pos])
+            if not want.any():
+                continue
+            scorer = ModelScorer(self.model, [prompt], self.tokenizer.pad_token_id or 0) if weight else None
+            best = beam_search_batch(scorer, self.trie, [1], self.config.search, [prior], [weight], [want])[0]
+            if not best:
+                continue
+            needed = {j for j, i in enumerate(pos) for other in interests if other != it and covers[other][i]
+                      and sum(covers[other][x] for x in pos) == 1}
+            drop = next((j for j in reversed(range(len(pos))) if j not in needed), None)
+            if drop is None or drop == 0:
+                continue
+            floor = min(sc for _, sc in hits)
+            del hits[drop], pos[drop]
+            hits.append((best[0][0], min(best[0][1], floor)))
+            pos.append(best[0][0])
+        return hits
+
+    def _refill(self, hits, ks, allowed, prompts, priors, weights):
+        """One more search for users whose beams ran into variants of families already listed (the beam is
+        finite): over the families not yet listed, appended below. Rare, so it costs nothing usually. Returns the
+        lists and whether any grew."""
+        short = []
+        for u, (h, n, a) in enumerate(zip(hits, ks, allowed)):
+            if len(h) < n:
+                rest = a & ~np.isin(self.families, self.families[[i for i, _ in h]])
+                if rest.any():
+                    short.append((u, rest))
+        if not short:
+            return hits, False
+        scorer = ModelScorer(self.model, [prompts[u] for u, _ in short], self.tokenizer.pad_token_id or 0) \
+            if any(weights[u] for u, _ in short) else None
+        more = beam_search_batch(scorer, self.trie, [ks[u] - len(hits[u]) for u, _ in short], self.config.search,
+                                 [priors[u] for u, _ in short], [weights[u] for u, _ in short],
+                                 [rest for _, rest in short], self.families)
+        hits = list(hits)
+        for (u, _), extra in zip(short, more):
+            floor = min((sc for _, sc in hits[u]), default=0.0)
+            # below every first-round item: scores under another mask are not on the same scale
+            hits[u] = hits[u] + [(i, min(sc, floor)) for i, sc in extra]
+        return hits, any(more)
+
+    def _variants(self, pos: int, allowed: np.ndarray, most: int = 20) -> tuple[str, ...]:
+        """The other allowed items of the family of catalog position `pos`."""
+        same = self._members.get(int(self.families[pos]), ())
+        return tuple(self.catalog[int(i)].item_id for i in same if i != pos and allowed[i])[:most]
+
     def recommend_stream(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
-                         filters: Filters | None = None, **filter_kwargs) -> Iterator[list[Recommendation]]:
+                         filters: Filters | None = None, diversity: Diversity | None = None,
+                         **filter_kwargs) -> Iterator[list[Recommendation]]:
         """recommend() for interactive callers, in two steps: the ranked list as soon as the search ends
         (explanations None), then the same list explained (explaining costs more than ranking when the model
         phrases it). With explain=False, only the first."""
         filters = resolve_filters(filters, filter_kwargs)
         profile = check_request(profile, k, self.catalog)
-        ranked = self.recommend_batch([profile], k, False, [filters])[0]
+        ranked = self.recommend_batch([profile], k, False, [filters], diversity)[0]
         yield ranked
         if explain and ranked:
             yield self._explain(profile, ranked, [self.catalog.get(r.item_id) for r in profile.recent_items])

@@ -53,7 +53,7 @@ class _Beams:
     """One user's live prefixes (trie nodes and scores) and finished items during a batched search."""
 
     def __init__(self, trie: CodeTrie, k: int, config: SearchConfig, logprior: np.ndarray | None,
-                 allowed: np.ndarray | None):
+                 allowed: np.ndarray | None, families: np.ndarray | None = None):
         if k < 1:
             raise GenrecError(f"k must be >= 1, got {k!r}")
         self.k = k
@@ -65,6 +65,8 @@ class _Beams:
         self.nodes = np.zeros(1, dtype=np.int64)
         self.scores = torch.zeros(1, dtype=torch.float64)
         self.finished: list[tuple[float, int]] = []
+        self.families = families  # payload -> variant family: at most one finished item per family
+        self.best: dict[int, float] = {}  # family -> score of its finished item
         self.done = self.node_ok is not None and not self.node_ok[0]  # the filters allow nothing
         self.child = self.mask = None
 
@@ -97,7 +99,7 @@ class _Beams:
                 break
             item = trie.node_item[child_flat[pos]]
             if item >= 0:
-                self.finished.append((float(s), int(item)))
+                self._finish(float(s), int(item))
             elif len(keep) < self.width:
                 keep.append(int(pos))
         self.finished.sort(key=lambda t: -t[0])
@@ -110,6 +112,16 @@ class _Beams:
         self.scores = flat[keep_t]
         return (keep_t // mask.shape[1]).numpy()
 
+    def _finish(self, score: float, item: int) -> None:
+        if self.families is not None:
+            fam = int(self.families[item])
+            if fam in self.best:
+                if self.best[fam] >= score:
+                    return  # a better variant of the same product is already in
+                self.finished = [(s, i) for s, i in self.finished if self.families[i] != fam]
+            self.best[fam] = score
+        self.finished.append((score, item))
+
     def results(self) -> list[tuple[int, float]]:
         return [(item, score) for score, item in self.finished[: self.k]]
 
@@ -117,14 +129,16 @@ class _Beams:
 def beam_search_batch(scorer: Scorer | None, trie: CodeTrie, ks: list[int], config: SearchConfig = SearchConfig(),
                       item_logpriors: list[np.ndarray | None] | None = None,
                       model_weight: float | Sequence[float] = 1.0,
-                      allowed: list[np.ndarray | None] | None = None) -> list[list[tuple[int, float]]]:
+                      allowed: list[np.ndarray | None] | None = None,
+                      families: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
     """Top-k (payload, score) lists for several users at once, each best first with distinct payloads.
 
     Every step runs the model once for the live beams of all users together (the scorer holds one row per
     beam); each user's beams are ranked on their own, exactly as a search for that user alone. `allowed[u]`
     (a boolean mask over payloads) restricts user u to those items by masking the trie. A user gets
     min(k, allowed items) results. `model_weight` is one weight for all users or one per user; where every
-    weight is 0 the model is never run and the prior alone ranks.
+    weight is 0 the model is never run and the prior alone ranks. `families` (payload -> variant family): each
+    list holds the best item of each family only, and still k of them when the catalog has k families.
     """
     n = len(ks)
     priors = item_logpriors or [None] * n
@@ -132,7 +146,7 @@ def beam_search_batch(scorer: Scorer | None, trie: CodeTrie, ks: list[int], conf
     weights = [float(model_weight)] * n if np.isscalar(model_weight) else [float(w) for w in model_weight]
     if len(priors) != n or len(masks) != n or len(weights) != n:
         raise GenrecError("give one prior, one allowed mask (or None) and one model weight per user")
-    states = [_Beams(trie, k, config, p, a) for k, p, a in zip(ks, priors, masks)]
+    states = [_Beams(trie, k, config, p, a, families) for k, p, a in zip(ks, priors, masks)]
     run_model = any(weights)
     hidden = scorer.start() if run_model else None
     live = list(range(n))  # users whose beams are the rows of `hidden`, in this order

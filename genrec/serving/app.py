@@ -27,6 +27,7 @@ from ..data.catalog import item_from_dict, item_to_dict
 from ..data.filters import Filters
 from ..errors import GenrecError
 from ..ranking.contract import Recommendation, as_profile, check_request
+from ..ranking.diversity import Diversity
 from ..ranking.recommender import Recommender
 from .batcher import BatchConfig, Batcher, QueueFull
 from .journal import Journal
@@ -93,6 +94,8 @@ class RecommendBody(BaseModel):
                                            "candidates, exclude_recent")
     explain: StrictBool = True
     stream: StrictBool = Field(False, description="NDJSON: the ranking first, then the same list explained")
+    diversity: dict[str, Any] | None = Field(None, description="one_per_family (default true: one card per "
+                                             "variant family), mmr (0..1, default 0), pool (default 3)")
 
 
 class BatchBody(BaseModel):
@@ -116,6 +119,13 @@ def _at(field_name: str, fn, *args, **kw):
         return fn(*args, **kw)
     except GenrecError as e:
         raise FieldError(str(e), getattr(e, "field", None) and f"{field_name}.{e.field}" or field_name) from None
+
+
+def _diversity(d: dict) -> Diversity:
+    unknown = sorted(set(d) - set(Diversity.__dataclass_fields__))
+    if unknown:
+        raise GenrecError(f"unknown diversity option(s) {unknown}; known: {sorted(Diversity.__dataclass_fields__)}")
+    return Diversity(**d)
 
 
 def _items(recs: list[Recommendation]) -> list[dict]:
@@ -202,7 +212,8 @@ class Service:
         _at(f"{where}k", check_request, {}, body.k, catalog_rec.catalog)
         _at(f"{where}profile", check_request, profile, 1, catalog_rec.catalog)  # recent items must exist
         _at(f"{where}filters", catalog_rec.mask.allowed, filters, profile)  # unknown candidates, bad bounds
-        return profile, filters
+        diversity = None if body.diversity is None else _at(f"{where}diversity", _diversity, body.diversity)
+        return profile, filters, diversity
 
     async def answer(self, job, explained: bool, deadline: float) -> list[Recommendation]:
         fut = job.explained if explained else job.ranked
@@ -279,9 +290,9 @@ def create_app(config: ServeConfig = ServeConfig(), recommender: Recommender | N
 
     @app.post("/recommend", summary="ranked items, with explanations, for one new user")
     async def recommend(body: RecommendBody):
-        profile, filters = svc.parse(body)
+        profile, filters, diversity = svc.parse(body)
         deadline = time.monotonic() + config.timeout_s
-        job = svc.batcher.submit(profile, body.k, filters, body.explain)
+        job = svc.batcher.submit(profile, body.k, filters, body.explain, diversity)
         if not body.stream:
             return {"items": _items(await svc.answer(job, True, deadline))}
         ranked = await svc.answer(job, False, deadline)  # errors before the stream starts are plain 4xx/5xx
@@ -308,7 +319,7 @@ def create_app(config: ServeConfig = ServeConfig(), recommender: Recommender | N
                              f"requests.{streamed[0]}.stream")
         parsed = [svc.parse(r, f"requests.{i}.") for i, r in enumerate(body.requests)]
         deadline = time.monotonic() + config.timeout_s
-        jobs = [svc.batcher.submit(p, r.k, f, r.explain) for (p, f), r in zip(parsed, body.requests)]
+        jobs = [svc.batcher.submit(p, r.k, f, r.explain, d) for (p, f, d), r in zip(parsed, body.requests)]
         results = [await svc.answer(j, True, deadline) for j in jobs]
         return {"results": [{"items": _items(r)} for r in results]}
 

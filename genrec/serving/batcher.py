@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..data.filters import Filters
 from ..data.profile import UserProfile
 from ..errors import GenrecError
+from ..ranking.diversity import Diversity
 from ..ranking.recommender import Recommender
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Job:
     k: int
     filters: Filters
     explain: bool
+    diversity: Diversity | None = None
     ranked: Future = field(default_factory=Future)  # the ranking, as soon as the search ends
     explained: Future = field(default_factory=Future)  # the same list explained (only when explain)
 
@@ -58,10 +60,11 @@ class Batcher:
     def depth(self) -> int:
         return self._q.qsize()
 
-    def submit(self, profile: UserProfile, k: int, filters: Filters, explain: bool) -> Job:
+    def submit(self, profile: UserProfile, k: int, filters: Filters, explain: bool,
+               diversity: Diversity | None = None) -> Job:
         if self._closed:
             raise QueueFull("the service is shutting down")
-        job = Job(profile, k, filters, explain)
+        job = Job(profile, k, filters, explain, diversity)
         try:
             self._q.put_nowait(job)
         except queue.Full:
@@ -102,7 +105,9 @@ class Batcher:
             if not jobs:
                 continue
             try:
-                self._serve(self.current(), jobs)
+                rec = self.current()
+                for div in dict.fromkeys(j.diversity for j in jobs):  # one search per diversity setting
+                    self._serve(rec, [j for j in jobs if j.diversity == div])
             except Exception as e:  # noqa: BLE001 - the worker must outlive any one batch
                 log.error("genrec serve: batch failed (%s)", type(e).__name__, exc_info=e)
                 for j in jobs:
@@ -114,12 +119,12 @@ class Batcher:
             self.on_batch(len(jobs))
         try:
             lists = rec.recommend_batch([j.profile for j in jobs], [j.k for j in jobs], False,
-                                        [j.filters for j in jobs])
+                                        [j.filters for j in jobs], jobs[0].diversity)
         except Exception:  # one bad request must not fail the others: answer each alone
             lists = []
             for j in jobs:
                 try:
-                    lists.append(rec.recommend_batch([j.profile], j.k, False, [j.filters])[0])
+                    lists.append(rec.recommend_batch([j.profile], j.k, False, [j.filters], j.diversity)[0])
                 except Exception as e:  # noqa: BLE001 - handed to that request's caller
                     lists.append(e)
         for j, res in zip(jobs, lists):
