@@ -66,3 +66,14 @@ def test_ndcg_of_scores_ranks_by_score_skips_disallowed_and_breaks_ties_in_catal
     assert m.ndcg_of_scores(score, {"a"}, ids) == pytest.approx(1 / np.log2(3))  # b, then a before d (tie)
     assert m.ndcg_of_scores(score, {"c"}, ids) == 0.0  # not allowed: never ranked
     assert m.ndcg_of_scores(np.full(4, -np.inf), {"a"}, ids) == 0.0
+
+
+def test_distinct_share_and_intra_list_distance_exactly():
+    from genrec.evaluation.metrics import distinct_share, intra_list_distance
+
+    fam = {"a": 1, "b": 1, "c": 2}
+    assert distinct_share(["a", "b", "c", "d"], fam, 10) == 3 / 4  # d is its own group
+    assert distinct_share(["a", "b"], fam, 1) == 1.0 and distinct_share([], fam, 10) == 0.0
+    # two identical vectors and one orthogonal: pair distances 0, 1, 1 -> mean 2/3
+    assert intra_list_distance([[1, 0], [2, 0], [0, 3]]) == pytest.approx(2 / 3)
+    assert intra_list_distance([[1, 0]]) == 0.0

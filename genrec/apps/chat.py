@@ -121,12 +121,16 @@ def interpret(message: str, state: ChatState, catalog: Catalog, encoder=None) ->
     mine, mine_notes = map_interests(said.shopper.interests, catalog, encoder)
     theirs, their_notes = map_interests(said.for_recipient.interests, catalog, encoder)
     notes += mine_notes + their_notes
-    named = [lvl for lvl in _category_levels(catalog)
-             if re.search(rf"\b{re.escape(lvl.lower())}s?\b", _positive(low)) and lvl not in mine]
-    if for_recipient:
-        theirs += named
+    def named(text: str) -> list[str]:
+        return [lvl for lvl in _category_levels(catalog) if re.search(rf"\b{re.escape(lvl.lower())}s?\b", text)]
+
+    if said.recipient:  # categories named in the words about the recipient are theirs, the rest the shopper's
+        theirs += named(_positive(said.recipient_text))
+        mine += [lvl for lvl in named(_positive(said.own_text)) if lvl not in theirs]
+    elif for_recipient:
+        theirs += [lvl for lvl in named(_positive(low)) if lvl not in mine]
     else:
-        mine += named
+        mine += named(_positive(low))
     if mine:
         upd["interests"] = tuple(dict.fromkeys(p.interests + tuple(mine)))[-20:]
     if theirs:

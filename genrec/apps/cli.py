@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-users", type=int, help="evaluate a seeded sample of this many users (quick runs)")
     e.add_argument("--make-splits", action="store_true", help="write splits.json first if the dataset has none")
     e.add_argument("--seed", type=int, default=2024, help="seed for --make-splits and --max-users")
+    e.add_argument("--diversity", default="default",
+                   help="the llm system's lists, one or several of: default (one item per variant family, every "
+                   "stated interest), none (plain ranking), mmr (default plus maximal marginal relevance, --mmr); "
+                   "several (e.g. default,none) score one fit and report llm:default, llm:none")
+    e.add_argument("--mmr", type=float, default=0.3, help="MMR weight with --diversity mmr (0..1)")
     e.add_argument("--adapter", help="LoRA adapter folder for the llm system (default: zero-shot); its weight is "
                    "fitted on the same training view")
     v = _add(sub, "convert", run_convert)
@@ -195,7 +200,17 @@ def run_eval(args: argparse.Namespace) -> int:
         (Path(args.data) / "splits.json").write_text(json.dumps(data.splits))
     cfg = EvalConfig(protocols=tuple(p.strip().upper() for p in args.protocols.split(",")), split=args.split,
                      max_users=args.max_users, seed=args.seed)
-    run = evaluate(data, systems, cfg, adapter=args.adapter)
+    from ..ranking.diversity import NO_DIVERSITY, Diversity
+
+    known = {"default": Diversity(), "none": NO_DIVERSITY, "mmr": Diversity(mmr=args.mmr)}
+    chosen = [d.strip() for d in args.diversity.split(",") if d.strip()]
+    if not chosen or any(d not in known for d in chosen):
+        raise GenrecError(f"--diversity takes a comma-separated list of {', '.join(known)}, got {args.diversity!r}")
+    # One setting: the llm rows keep the name llm. Several: one fit, rows llm:default, llm:none, ...
+    diversity = known[chosen[0]] if len(chosen) == 1 else {d: known[d] for d in chosen}
+    run = evaluate(data, systems, cfg, adapter=args.adapter, diversity=diversity)
+    if isinstance(diversity, dict):
+        systems = [s for s in systems if s != "llm"] + [f"llm:{d}" for d in chosen if "llm" in systems]
     out = args.out or f"eval-{data.name}"
     report = write_report(run, data, out, systems, "genrec " + " ".join(sys.argv[1:]))
     print(report.read_text())

@@ -34,7 +34,8 @@ OCCASIONS = ("birthday", "christmas", "anniversary", "wedding", "graduation", "m
 _REL = "|".join(sorted(RELATIONS, key=len, reverse=True))
 _LIKE = r"(?:love|loves|loving|like|likes|enjoy|enjoys|into|interested in|fan of|obsessed with|passionate about|" \
         r"crazy about|hobby is|hobbies are|play|plays|started|starting|getting into|took up|taking up|new to|" \
-        r"learning|practice|practise|collects?|mad about)"
+        r"learning|practice|practise|collects?|mad about|weekends on|evenings on|time on|hobbies:?|hobby:?|" \
+        r"obsessed with|huge|big)"
 _CLAUSE_END = r"(?:[.!?;]|\bbut\b|\bbudget\b|\bunder\b|\bbelow\b|\bless than\b|\bno more\b|\bnot more\b|" \
               r"\bat most\b|\bmax\b|\bup to\b|\baround\b|\babout\b|\$|\d|$)"
 _DISLIKE = r"(?:hate|hates|dislike|dislikes|don'?t like|doesn'?t like|do not like|not into|can'?t stand|no more|" \
@@ -64,6 +65,8 @@ class Reading:
     max_price: float | None = None  # hard: "under 100 bucks", "no more than 30"
     dislikes: list[str] = field(default_factory=list)
     occasion: str | None = None
+    recipient_text: str = ""  # the words about the recipient ("my daughter (8) is into drawing")
+    own_text: str = ""  # the rest of the message
 
 
 def number(text: str) -> int | None:
@@ -132,29 +135,39 @@ def read(message: str) -> Reading:
         r.for_recipient.age = number(m.group(1)) if m.group(1) else _age(clause)
         r.for_recipient.gender = RELATIONS[r.recipient]
         r.for_recipient.interests = _interests(clause)
+        if r.for_recipient.age is None:
+            m2 = re.search(rf"\b(?:he|she|they)(?:'s| is| are|'re) ({_NUMBER})\b", clause)
+            r.for_recipient.age = number(m2.group(1)) if m2 else None
         rest = low[: m.start()] + " " + low[m.end() + len(clause):]
+        r.recipient_text = low[m.start(): m.end() + len(clause)]
     # The shopper: "I'm 45", "45 year old dad", "in my forties", "I'm a woman"
     own = re.sub(rf"\bmy\s+\S+\s+(?:is|are)\s+{_NUMBER}\b", " ", rest)
     m = re.search(rf"\b(?:i'?m|i am|im)\s+(?:an?\s+)?({_NUMBER})\b(?!\s*(?:dollars|bucks|\$|%))", own)
     r.shopper.age = number(m.group(1)) if m else None
+    if r.shopper.age is None:
+        m = re.search(r"(?:^|[\s,.!])(?:age|aged) (\d{1,3})\b|\b(\d{1,3}) here\b", own)
+        r.shopper.age = int(m.group(1) or m.group(2)) if m else None
     if r.shopper.age is None:
         r.shopper.age = _age(re.sub(r"\((\d{1,2})\)|\bis \S+", " ", own))
     if r.shopper.age is not None and not 0 < r.shopper.age <= 120:
         r.shopper.age = None
     m = re.search(r"\b(?:i'?m|i am|im)\s+(?:an?\s+)?(?:\S+\s+){0,4}?(" + "|".join(_SELF_GENDER) + r")\b", own) or \
         re.search(rf"\b{_NUMBER}[- ]?(?:years?|yrs?)[- ]?old\s+(" + "|".join(_SELF_GENDER) + r")\b", own)
+    m = m or re.search(r"(?:^|[,.!]\s*|\bhere,?\s+)an? (" + "|".join(_SELF_GENDER) + r")\b", own)
     if m:
         r.shopper.gender = _SELF_GENDER[m.group(1)]
     r.shopper.interests = _interests(own)
+    r.own_text = rest
     # Money: a hard limit ("under 100 bucks") or a soft budget ("around $40")
     m = re.search(rf"\b(?:under|below|less than|no more than|not more than|at most|max(?:imum)?|up to|cheaper than|"
-                  rf"within|tops)\s+{_MONEY}", low)
+                  rf"within|tops|nothing (?:over|above|more than)|not over)\s+{_MONEY}", low)
     if m:
         r.max_price = float(m.group(1))
     m = re.search(rf"\bbudget(?: is| of| about| around| roughly| ~|:)*\s*{_MONEY}", low) or \
         re.search(r"\b(?:around|about|roughly|approximately|~)\s*\$\s?(\d+(?:\.\d+)?)", low) or \
         re.search(r"\b(?:around|about|roughly)\s+(\d+(?:\.\d+)?)\s*(?:dollars|bucks)", low) or \
-        re.search(r"\$(\d+(?:\.\d+)?)\s*(?:or so|ish|budget)", low)
+        re.search(r"\$(\d+(?:\.\d+)?)\s*-?\s*(?:or so|ish|budget)", low) or \
+        re.search(r"\b(\d+(?:\.\d+)?)\s*(?:dollar|\$) mark\b", low)
     if m:
         r.budget = float(m.group(1))
     elif r.max_price is not None:

@@ -5,7 +5,7 @@ genrec.evaluation.systems; the report and paired tests: genrec.evaluation.report
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tqdm.auto import tqdm
 
@@ -23,30 +23,61 @@ class Run:
     per_user: list[dict] = field(default_factory=list)  # one row per (system, case)
 
 
+@dataclass(frozen=True)
+class ListContext:
+    """What the list-diversity metrics read: each item's variant family and text embedding."""
+
+    family: dict
+    vectors: dict
+
+    @classmethod
+    def of(cls, data: Dataset, encoder=None) -> ListContext:
+        from ..model.embed import default_encoder, encode_catalog
+        from ..ranking.diversity import family_ids
+
+        emb = encode_catalog(data.catalog, encoder or default_encoder())
+        ids = [it.item_id for it in data.catalog]
+        return cls(dict(zip(ids, family_ids(data.catalog).tolist())), dict(zip(ids, emb)))
+
+
 def evaluate(data: Dataset, systems: list[str], cfg: EvalConfig | None = None, adapter: str | None = None,
-             batch: int = 256, fit_config=None) -> Run:
-    """Run every system on every case of the chosen protocols; returns per-user rows."""
+             batch: int = 256, fit_config=None, diversity=None, encoder=None) -> Run:
+    """Run every system on every case of the chosen protocols; returns per-user rows. `diversity`: the llm
+    system's genrec.Diversity (None: the library default), or {label: Diversity} to score several on one fit;
+    `encoder`: for the list-diversity metric."""
     cfg = cfg or EvalConfig()
     run = Run()
     cold = set(data.splits.get("cold_items", [])) if data.splits else set()
+    ctx = ListContext.of(data, encoder)
+    # Several diversity settings ({label: Diversity}) share one fitted llm: rows as "llm:<label>".
+    variants = diversity if isinstance(diversity, dict) else {None: diversity}
     for protocol in cfg.protocols:
         cases = protocol_a(data, cfg) if protocol == "A" else protocol_b(data, cfg)
         for name in systems:
             system = build_system(name, training_view(data, protocol), adapter, fit_config)
-            n = max(CUTOFFS)
-            bar = tqdm(total=len(cases), desc=f"{name} protocol {protocol}", unit="case")
-            for start in range(0, len(cases), batch):
-                chunk = cases[start:start + batch]
-                ranked = system.rank_batch([c.profile for c in chunk], [c.filters for c in chunk], n)
-                lists = [[data.catalog[i].item_id for i, _ in r] for r in ranked]
-                for c, ids in zip(chunk, lists):
-                    run.per_user.append(case_row(name, c, ids, data, cold))
-                bar.update(len(chunk))
-            bar.close()
+            for label, div in variants.items() if name == "llm" else [(None, None)]:
+                if name == "llm" and div is not None:
+                    system.config = replace(system.config, diversity=div)
+                shown = f"{name}:{label}" if label is not None else name
+                _score(run, shown, system, cases, data, cold, ctx, batch, protocol)
     return run
 
 
-def case_row(system: str, c: Case, ids: list[str], data: Dataset, cold: set[str]) -> dict:
+def _score(run: Run, name: str, system, cases, data: Dataset, cold: set[str], ctx: ListContext, batch: int,
+           protocol: str) -> None:
+    n = max(CUTOFFS)
+    bar = tqdm(total=len(cases), desc=f"{name} protocol {protocol}", unit="case")
+    for start in range(0, len(cases), batch):
+        chunk = cases[start:start + batch]
+        ranked = system.rank_batch([c.profile for c in chunk], [c.filters for c in chunk], n)
+        lists = [[data.catalog[i].item_id for i, _ in r] for r in ranked]
+        for c, ids in zip(chunk, lists):
+            run.per_user.append(case_row(name, c, ids, data, cold, ctx))
+        bar.update(len(chunk))
+    bar.close()
+
+
+def case_row(system: str, c: Case, ids: list[str], data: Dataset, cold: set[str], ctx: ListContext) -> dict:
     allowed = data.catalog.index.keys() - c.filters.exclude - {r.item_id for r in c.profile.recent_items}
     if c.filters.candidates is not None:
         allowed &= set(c.filters.candidates)
@@ -58,6 +89,8 @@ def case_row(system: str, c: Case, ids: list[str], data: Dataset, cold: set[str]
         row[f"ndcg@{k}"] = metrics.ndcg_at_k(ids, c.targets, k)
         row[f"recall@{k}"] = metrics.recall_at_k(ids, c.targets, k)
     row["precision@10"] = metrics.precision_at_k(ids, c.targets, 10)
+    row["families@10"] = metrics.distinct_share(ids, ctx.family, 10)
+    row["ild@10"] = metrics.intra_list_distance([ctx.vectors[i] for i in ids[:10] if i in ctx.vectors])
     row["hit@10"] = metrics.hit_rate_at_k(ids, c.targets, 10)
     return row
 

@@ -101,3 +101,24 @@ def ndcg_of_scores(score, relevant: Collection[str], item_ids: Sequence[str], k:
     top = np.argpartition(-score, take - 1)[:take]
     top = top[np.lexsort((top, -score[top]))]
     return ndcg_at_k([item_ids[int(i)] for i in top], relevant, k)
+
+
+def distinct_share(ranked: Sequence[str], group: Mapping[str, object], k: int) -> float:
+    """Share of the top-k slots taken by distinct groups (e.g. variant families): 1.0 when no two items of
+    the list are variants of one product. 0.0 for an empty list."""
+    top = _top(ranked, k)
+    return len({group.get(i, i) for i in top}) / len(top) if top else 0.0
+
+
+def intra_list_distance(vectors) -> float:
+    """Mean pairwise cosine distance (1 - cosine) between the items of one list (intra-list diversity, as in
+    Ziegler et al. 2005); 0.0 for fewer than two items."""
+    import numpy as np
+
+    v = np.asarray(vectors, dtype=np.float64)
+    if len(v) < 2:
+        return 0.0
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    sims = v @ v.T
+    n = len(v)
+    return float((n * n - sims.sum()) / (n * (n - 1)))

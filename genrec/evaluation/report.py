@@ -15,7 +15,7 @@ from . import metrics
 from .evaluate import Run
 
 SUMMARY_METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20", "mrr", "hit@10", "precision@10",
-                   "cold_share@10", "valid_id_rate", "duplicate_rate")
+                   "cold_share@10", "valid_id_rate", "duplicate_rate", "families@10", "ild@10")
 
 
 def summarize(run: Run, data: Dataset) -> list[dict]:
@@ -83,12 +83,13 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
           "Mean over users ± standard error. Protocol A ranks the whole catalog minus the seed pool; protocol B "
           "ranks the cold items alone (`cold-only`) or the whole catalog minus the history (`full`).", ""]
     head = ["protocol", "setting", "system", "users", "NDCG@10", "Recall@10", "NDCG@20", "Recall@20", "MRR",
-            "cold@10", "coverage@10", "diversity@10", "valid IDs", "dupes"]
+            "cold@10", "coverage@10", "diversity@10", "families@10", "ILD@10", "valid IDs", "dupes"]
     md += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for s in summary:
         md.append(f"| {s['protocol']} | {s['setting']} | {s['system']} | {s['users']} | {_pm(s, 'ndcg@10')} | "
                   f"{_pm(s, 'recall@10')} | {_pm(s, 'ndcg@20')} | {_pm(s, 'recall@20')} | {s['mrr']:.4f} | "
                   f"{s['cold_share@10']:.3f} | {s['coverage@10']:.3f} | {s['diversity@10']:.3f} | "
+                  f"{s['families@10']:.3f} | {s['ild@10']:.3f} | "
                   f"{s['valid_id_rate']:.2%} | {s['duplicate_rate']:.2%} |")
     if tests:
         md += ["", "## Best vs runner-up (paired, NDCG@10, per user)", "",
