@@ -69,3 +69,12 @@ def test_several_interests_each_get_an_item_unless_turned_off(tiny_rec):
     assert len([i for i in profile["interests"] if any(mask.about(i)[pos[r.item_id]] for r in off)]) < 3
     assert on[0] == off[0] and [r.score for r in on] == sorted((r.score for r in on), reverse=True)
     assert len({r.item_id for r in on}) == 6
+
+
+def test_a_diversity_that_is_not_one_is_a_genrec_error(tiny_rec):
+    from genrec import RecommenderConfig
+
+    with pytest.raises(GenrecError, match="genrec.Diversity"):
+        tiny_rec.recommend({}, k=2, diversity={"mmr": 0.5})
+    with pytest.raises(GenrecError, match="genrec.Diversity"):
+        RecommenderConfig(diversity="varied")

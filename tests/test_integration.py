@@ -24,8 +24,10 @@ def test_real_model_returns_valid_filtered_items_for_random_profiles(real, demo)
         profile, filters = random_request(rng, demo)
         recs = real.recommend(profile, k=10, explain=explain, **filters)
         allowed = allowed_ids(demo, profile, filters)
+        families = {real.families[demo.index[i]] for i in allowed}  # one item per variant family by default
         ids = [r.item_id for r in recs]
-        assert set(ids) <= allowed and len(ids) == len(set(ids)) == min(10, len(allowed))
+        assert set(ids) <= allowed and len(ids) == len(set(ids)) == min(10, len(families))
+        assert len({real.families[demo.index[i]] for i in ids}) == len(ids)
         assert all((r.explanation is not None) == explain for r in recs)
 
 

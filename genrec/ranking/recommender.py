@@ -81,6 +81,8 @@ class RecommenderConfig:
                 raise GenrecError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.batch_size < 1:
             raise GenrecError(f"batch_size must be >= 1, got {self.batch_size!r}")
+        if not isinstance(self.diversity, Diversity):
+            raise GenrecError(f"diversity must be a genrec.Diversity, got {type(self.diversity).__name__}")
 
 
 class Recommender:
@@ -279,6 +281,8 @@ class Recommender:
         way to score users in bulk on a GPU). Each user's list is what recommend() alone returns. `k`: one for
         all, or one per profile. `diversity`: this call's, instead of `config.diversity`."""
         div = self.config.diversity if diversity is None else diversity
+        if not isinstance(div, Diversity):
+            raise GenrecError(f"diversity must be a genrec.Diversity, got {type(div).__name__}")
         filters = filters or [None] * len(profiles)
         ks = list(k) if isinstance(k, (list, tuple)) else [k] * len(profiles)  # each checked by check_request
         if len(filters) != len(profiles) or len(ks) != len(profiles):
