@@ -116,11 +116,12 @@ def interpret(message: str, state: ChatState, catalog: Catalog, encoder=None) ->
 
     if for_recipient != state.for_recipient and said.max_price is None:
         new_max = stated_max  # "cheaper" was about the other person's list
-    # Interests: each person's own words, mapped onto the catalog; category names said anywhere go to whoever
-    # the list is for, unless they were the shopper's own.
+    # Interests: each person's own words, mapped onto the catalog; category names go to the person the words are
+    # about (in a message without a recipient, to whoever the list is for).
     mine, mine_notes = map_interests(said.shopper.interests, catalog, encoder)
     theirs, their_notes = map_interests(said.for_recipient.interests, catalog, encoder)
     notes += mine_notes + their_notes
+
     def named(text: str) -> list[str]:
         return [lvl for lvl in _category_levels(catalog) if re.search(rf"\b{re.escape(lvl.lower())}s?\b", text)]
 
@@ -182,7 +183,13 @@ def interpret(message: str, state: ChatState, catalog: Catalog, encoder=None) ->
 
     positive = _positive(text).strip()
     if positive and not _is_command(low) and not _SWITCH.fullmatch(low):
-        if for_recipient:
+        if said.recipient:  # each person's words to their own profile: the dad's cooking is not the daughter's
+            theirs_said, own_said = _positive(said.recipient_text).strip(), _positive(said.own_text).strip()
+            if theirs_said:
+                rp = replace(rp, free_text=_joined(rp.free_text, theirs_said))
+            if set(re.findall(r"[a-z']{4,}", own_said)) - _FILLER:
+                upd["free_text"] = _joined(p.free_text, own_said)
+        elif for_recipient:
             rp = replace(rp, free_text=_joined(rp.free_text, positive))
         else:
             upd["free_text"] = _joined(p.free_text, positive)
@@ -198,6 +205,8 @@ def interpret(message: str, state: ChatState, catalog: Catalog, encoder=None) ->
     return Turn(state, "; ".join(notes))
 
 
+_FILLER = {"something", "anything", "looking", "gift", "present", "need", "find", "show", "hello", "please", "thanks",
+           "some", "ideas", "shopping", "want", "would", "like", "good", "nice", "what", "with", "that", "this"}
 _SWITCH = re.compile(r"\W*(?:ok(?:ay)?,? |now,? |and )*(?:show me |find me )?(?:something|anything|some(?:thing)? "
                      r"(?:stuff|ideas)) for (?:me|myself)(?: now| too| please| instead)?\W*")
 
