@@ -1,5 +1,5 @@
 """An installed genrec is the README's genrec: build the wheel, install it into a fresh environment, and run
-`genrec demo` and `genrec ui` from outside the checkout."""
+`genrec demo`, `genrec ui` and `genrec serve` from outside the checkout."""
 
 import json
 import os
@@ -84,3 +84,31 @@ def test_installed_genrec_ui_serves_its_page(installed):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_installed_genrec_serve_answers_on_the_demo_shop(installed, tmp_path):
+    _, venv, env, work = installed
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([venv / "bin" / "genrec", "serve", "--port", str(port), "--journal",
+                             str(tmp_path / "journal.jsonl")], cwd=work, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline, ready = time.time() + 600, False
+        while time.time() < deadline and not ready:
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            try:
+                ready = urllib.request.urlopen(f"{base}/ready", timeout=5).status == 200
+            except OSError:
+                time.sleep(1)
+        assert ready
+        req = urllib.request.Request(f"{base}/recommend", method="POST", headers={"content-type": "application/json"},
+                                     data=json.dumps({"profile": {"interests": ["running"]}, "k": 3}).encode())
+        items = json.loads(urllib.request.urlopen(req, timeout=120).read())["items"]
+        assert len(items) == 3 and all(r["item_id"].startswith("P") and r["explanation"] for r in items)
+    finally:
+        proc.kill()
+        proc.wait()
+

@@ -245,7 +245,7 @@ def map_interests(phrases: list[str], catalog: Catalog, encoder=None) -> tuple[l
         exact = [lvl for lvl in levels if re.search(rf"\b{re.escape(stem)}(?:s|es)?\b", lvl.lower())
                  or lvl.lower().rstrip("s") in phrase.lower()]
         if exact:  # the broadest category that names it ("yoga": Yoga & Fitness, not Yoga Mat)
-            sizes = _level_sizes(catalog)
+            sizes = _levels(catalog)[1]
             out.append(max(exact, key=lambda lvl: (sizes.get(lvl, 0), -len(lvl))))
             continue
         best = _nearest(phrase, levels, catalog, encoder)
@@ -302,27 +302,21 @@ def _is_command(low: str) -> bool:
                              r"not interested in .*)\W*", low))
 
 
-_LEVELS: dict[str, list[str]] = {}
+_LEVELS: dict[str, tuple[list[str], dict[str, int]]] = {}
 
 
-def _category_levels(catalog: Catalog) -> list[str]:
-    """Category names of the catalog worth matching as interests (specific levels, not departments)."""
+def _levels(catalog: Catalog) -> tuple[list[str], dict[str, int]]:
+    """Category names worth matching as interests (specific levels, not departments), and items per level."""
     key = catalog.fingerprint()
     if key not in _LEVELS:
         names = {lvl for it in catalog for lvl in it.category[1:]} or {lvl for it in catalog for lvl in it.category}
-        _LEVELS[key] = sorted(n for n in names if len(n) > 2)
-    return _LEVELS[key]
-
-
-_SIZES: dict[str, dict[str, int]] = {}
-
-
-def _level_sizes(catalog: Catalog) -> dict[str, int]:
-    key = catalog.fingerprint()
-    if key not in _SIZES:
         sizes: dict[str, int] = {}
         for it in catalog:
             for lvl in set(it.category):
                 sizes[lvl] = sizes.get(lvl, 0) + 1
-        _SIZES[key] = sizes
-    return _SIZES[key]
+        _LEVELS[key] = (sorted(n for n in names if len(n) > 2), sizes)
+    return _LEVELS[key]
+
+
+def _category_levels(catalog: Catalog) -> list[str]:
+    return _levels(catalog)[0]

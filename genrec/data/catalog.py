@@ -95,6 +95,7 @@ class Catalog(Sequence[Item]):
     def __init__(self, items: Iterable[Item], source: str | None = None):
         self.items: list[Item] = list(items)
         self.source = source
+        self._fingerprint: str | None = None
         if not self.items:
             raise CatalogError("the catalog is empty", path=source)
         self.index: dict[str, int] = {}
@@ -123,11 +124,14 @@ class Catalog(Sequence[Item]):
             raise CatalogError(f"unknown item_id {item_id!r}", path=self.source) from None
 
     def fingerprint(self) -> str:
-        """A hash of every item's ID and text: two catalogs with equal fingerprints index the same."""
-        h = hashlib.sha256()
-        for item in self.items:
-            h.update(json.dumps(item_to_dict(item), sort_keys=True, ensure_ascii=False).encode())
-        return h.hexdigest()[:16]
+        """A hash of every item's ID and text: two catalogs with equal fingerprints index the same. Computed once:
+        caches keyed by it (item codes, embeddings, the chat's category words) ask for it on every call."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            for item in self.items:
+                h.update(json.dumps(item_to_dict(item), sort_keys=True, ensure_ascii=False).encode())
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
 
     def categories(self) -> list[str]:
         return sorted({item.category_str for item in self.items if item.category})

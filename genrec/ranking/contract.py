@@ -55,12 +55,17 @@ class CatalogMask:
                 [bool(word.search(f"{it.title} {it.category_str}")) for it in self.catalog])
         return self._levels[key]
 
-    def allowed(self, filters: Filters, profile: UserProfile) -> np.ndarray:
-        cat = self.catalog
+    def check(self, filters: Filters) -> None:
+        """The filters' error against this catalog, if any (unknown candidates), without building a mask."""
         if filters.candidates is not None:
-            unknown = [i for i in filters.candidates if i not in cat]
+            unknown = [i for i in filters.candidates if i not in self.catalog]
             if unknown:
                 raise GenrecError(f"candidates hold {len(unknown)} item ID(s) not in the catalog, e.g. {unknown[:3]}")
+
+    def allowed(self, filters: Filters, profile: UserProfile) -> np.ndarray:
+        cat = self.catalog
+        self.check(filters)
+        if filters.candidates is not None:
             mask = np.zeros(len(cat), dtype=bool)
             mask[[cat.index[i] for i in filters.candidates]] = True
         else:

@@ -211,7 +211,7 @@ class Service:
         filters = _at(f"{where}filters", Filters.from_kwargs, **(body.filters or {}))
         _at(f"{where}k", check_request, {}, body.k, catalog_rec.catalog)
         _at(f"{where}profile", check_request, profile, 1, catalog_rec.catalog)  # recent items must exist
-        _at(f"{where}filters", catalog_rec.mask.allowed, filters, profile)  # unknown candidates, bad bounds
+        _at(f"{where}filters", catalog_rec.mask.check, filters)  # the batcher builds the mask itself
         diversity = None if body.diversity is None else _at(f"{where}diversity", _diversity, body.diversity)
         return profile, filters, diversity
 
