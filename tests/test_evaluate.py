@@ -191,3 +191,28 @@ def test_demographic_popularity_prefers_the_users_group(tmp_path):
     assert [r.item_id for r in demo.recommend({"gender": "F", "age": 35}, k=3)] == ["b", "a", "c"]
     assert [r.item_id for r in demo.recommend({"gender": "F"}, k=1)] in (["b"], ["c"])
     assert [r.item_id for r in demo.recommend({}, k=1)] == ["a"]  # no demographics: global popularity
+
+
+def test_adapter_goes_with_the_llm_adapter_system(tmp_path, capsys):
+    tiny_dataset(tmp_path)
+    base = ["eval", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "r")]
+    assert main(base + ["--systems", "popularity,llm", "--adapter", str(tmp_path)]) == 2
+    assert "llm+adapter" in capsys.readouterr().err
+    assert main(base + ["--systems", "llm+adapter"]) == 2
+    assert "--adapter" in capsys.readouterr().err
+
+
+def test_report_pairs_each_llm_adapter_system_with_the_same_llm_without_it():
+    from genrec.evaluation.evaluate import Run
+    from genrec.evaluation.report import adapter_tests
+
+    rows = []
+    for system, gain in (("llm+adapter", 0.1), ("llm", 0.0), ("popularity", 0.5)):
+        for u in range(6):
+            rows.append({"system": system, "protocol": "A", "setting": "k=1", "user": f"u{u}",
+                         "ndcg@10": u / 10 + gain * (u % 2)})
+    summary = [{"protocol": "A", "setting": "k=1", "system": s} for s in ("llm+adapter", "llm", "popularity")]
+    (t,) = adapter_tests(Run(rows), summary)
+    assert (t["system"], t["without"], t["cases"]) == ("llm+adapter", "llm", 6)
+    assert t["mean_diff"] == pytest.approx(0.05)
+    assert adapter_tests(Run(rows), summary[1:]) == []

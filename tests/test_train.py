@@ -120,6 +120,13 @@ def test_training_ends_with_the_shop_fit_on_users_held_out_of_its_examples(shop,
                 tokenizer=tokenizer, encoder=HashEncoder())
     data = json.loads((out / "genrec_adapter.json").read_text())["training_data"]
     assert data["fit_held_out_users"] == 10 and data["train_users"] == 20  # 30 users, 10 held out of training
+    # the metadata names them, so a fit of this adapter elsewhere (genrec eval --adapter) holds out the same
+    from genrec.training.fit import adapter_holdout
+
+    seqs = load_interactions(shop / "interactions.jsonl", Catalog.load(shop / "items.jsonl"))
+    held, items = adapter_holdout(out, seqs)
+    assert held == data["fit_held_out_user_ids"] and len(held) == 10 and items == set(data["fit_held_out_item_ids"])
+    assert adapter_holdout(out, {u: s for u, s in seqs.items() if u != held[0]})[0] == held[1:]
     assert data["by_task"]["rec"] <= 20 * DataConfig().rec_per_user
     manifest = json.loads((out / "shop.json").read_text())
     assert manifest["data"]["with_model"] and manifest["data"]["held_out_users"] == 10

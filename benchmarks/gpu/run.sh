@@ -29,7 +29,7 @@ tail -n 2 "$OUT/train_demo.log" "$OUT/train_amazon.log"
 tar -C /tmp/ad -czf "$OUT/demo_adapter.tgz" demo
 tar -C /tmp/ad -czf "$OUT/amazon_adapter.tgz" amazon
 log "evaluate the Amazon adapter"
-genrec eval --data $A --systems popularity,tfidf,embedding,itemknn,lightfm,llm --adapter /tmp/ad/amazon \
+genrec eval --data $A --systems popularity,tfidf,embedding,itemknn,lightfm,llm,llm+adapter --adapter /tmp/ad/amazon \
   --out /tmp/eval ${EVAL_ARGS:-} > "$OUT/eval.log" 2>&1
 tail -n 40 "$OUT/eval.log"
 tar -C /tmp -czf "$OUT/eval.tgz" eval

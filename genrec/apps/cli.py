@@ -71,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = _add(sub, "eval", run_eval)
     e.add_argument("--data", required=True, help="dataset folder in the genrec layout (items, interactions, splits)")
     e.add_argument("--systems", default="popularity,tfidf,embedding,itemknn",
-                   help="comma-separated: popularity,demographic,tfidf,embedding,itemknn,lightfm,llm (llm: genrec "
-                        "fitted on the protocol's training view)")
+                   help="comma-separated: popularity,demographic,tfidf,embedding,itemknn,lightfm,llm,llm+adapter "
+                        "(llm: genrec fitted on the protocol's training view; llm+adapter: the same with --adapter)")
     e.add_argument("--out", help="output folder (default: eval-<dataset>)")
     e.add_argument("--protocols", default="A,B", help="A (cold-start users), B (cold-start items) or both")
     e.add_argument("--split", default="test_cold_users", choices=["test_cold_users", "valid_cold_users"])
@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "stated interest), none (plain ranking), mmr (default plus maximal marginal relevance, --mmr); "
                    "several (e.g. default,none) score one fit and report llm:default, llm:none")
     e.add_argument("--mmr", type=float, default=0.3, help="MMR weight with --diversity mmr (0..1)")
-    e.add_argument("--adapter", help="LoRA adapter folder for the llm system (default: zero-shot); its weight is "
-                   "fitted on the same training view")
+    e.add_argument("--adapter", help="LoRA adapter folder for the llm+adapter system; its weight is fitted on the "
+                   "same training view, on the users its training left out")
     v = _add(sub, "convert", run_convert)
     v.add_argument("--format", required=True, choices=["movielens", "recbole", "amazon"])
     v.add_argument("--input", required=True, help="MovieLens/RecBole folder, or the Amazon reviews file")
@@ -186,12 +186,15 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..evaluation.evaluate import evaluate
     from ..evaluation.protocols import EvalConfig
     from ..evaluation.report import write_report
-    from ..evaluation.systems import SYSTEMS
+    from ..evaluation.systems import LLM_SYSTEMS, SYSTEMS
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown or not systems:
         raise GenrecError(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
+    if ("llm+adapter" in systems) != bool(args.adapter):
+        raise GenrecError("--adapter DIR and the llm+adapter system go together (add llm beside it to measure "
+                          "what the adapter adds)")
     data = Dataset.load(args.data)
     if data.splits is None:
         if not args.make_splits:
@@ -210,7 +213,8 @@ def run_eval(args: argparse.Namespace) -> int:
     diversity = known[chosen[0]] if len(chosen) == 1 else {d: known[d] for d in chosen}
     run = evaluate(data, systems, cfg, adapter=args.adapter, diversity=diversity)
     if isinstance(diversity, dict):
-        systems = [s for s in systems if s != "llm"] + [f"llm:{d}" for d in chosen if "llm" in systems]
+        systems = [s for s in systems if s not in LLM_SYSTEMS] + [f"{s}:{d}" for s in systems if s in LLM_SYSTEMS
+                                                                   for d in chosen]
     out = args.out or f"eval-{data.name}"
     report = write_report(run, data, out, systems, "genrec " + " ".join(sys.argv[1:]))
     print(report.read_text())

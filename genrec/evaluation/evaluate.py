@@ -13,7 +13,7 @@ from ..data.cases import Case
 from ..data.dataset import Dataset
 from . import metrics
 from .protocols import EvalConfig, protocol_a, protocol_b, training_view
-from .systems import build_system
+from .systems import LLM_SYSTEMS, build_system
 
 CUTOFFS = (10, 20)
 
@@ -55,8 +55,8 @@ def evaluate(data: Dataset, systems: list[str], cfg: EvalConfig | None = None, a
         cases = protocol_a(data, cfg) if protocol == "A" else protocol_b(data, cfg)
         for name in systems:
             system = build_system(name, training_view(data, protocol), adapter, fit_config)
-            for label, div in variants.items() if name == "llm" else [(None, None)]:
-                if name == "llm" and div is not None:
+            for label, div in variants.items() if name in LLM_SYSTEMS else [(None, None)]:
+                if name in LLM_SYSTEMS and div is not None:
                     system.config = replace(system.config, diversity=div)
                 shown = f"{name}:{label}" if label is not None else name
                 _score(run, shown, system, cases, data, cold, ctx, batch, protocol)

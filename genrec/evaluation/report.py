@@ -76,8 +76,10 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
         t = paired_test(_rows(run, best["system"], protocol, setting), _rows(run, second["system"], protocol, setting))
         tests.append({"protocol": protocol, "setting": setting, "best": best["system"],
                       "runner_up": second["system"], **t})
+    adapter = adapter_tests(run, summary)
     (out / "report.json").write_text(json.dumps({"dataset": data.name, "systems": systems, "command": command,
-                                                 "summary": summary, "paired_tests": tests}, indent=2))
+                                                 "summary": summary, "paired_tests": tests,
+                                                 "adapter_tests": adapter}, indent=2))
     plots = _plots(summary, out)
     md = [f"# genrec eval: {data.name}", "", f"Command: `{command}`", "",
           "Mean over users ± standard error. Protocol A ranks the whole catalog minus the seed pool; protocol B "
@@ -97,9 +99,28 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
                "| --- | --- | --- | --- | --- | --- | --- |"]
         md += [f"| {t['protocol']} | {t['setting']} | {t['best']} | {t['runner_up']} | {t['mean_diff']:+.4f} | "
                f"{t['t_test_p']:.3g} | {t['wilcoxon_p']:.3g} |" for t in tests]
+    if adapter:
+        md += ["", "## What the adapter adds (llm+adapter vs llm fitted without it, paired, NDCG@10, per user)", "",
+               "| protocol | setting | with adapter | without | mean diff | t-test p | Wilcoxon p |",
+               "| --- | --- | --- | --- | --- | --- | --- |"]
+        md += [f"| {t['protocol']} | {t['setting']} | {t['system']} {t['mean_a']:.4f} | {t['mean_b']:.4f} | "
+               f"{t['mean_diff']:+.4f} | {t['t_test_p']:.3g} | {t['wilcoxon_p']:.3g} |" for t in adapter]
     md += [""] + [f"![{p.stem}]({p.name})" for p in plots]
     (out / "report.md").write_text("\n".join(md) + "\n")
     return out / "report.md"
+
+
+def adapter_tests(run: Run, summary: list[dict]) -> list[dict]:
+    """Paired tests of each llm+adapter system (llm+adapter, llm+adapter:<diversity>) against the same llm
+    without the adapter, per (protocol, setting): what the adapter adds."""
+    cells = {(s["protocol"], s["setting"], s["system"]) for s in summary}
+    out = []
+    for protocol, setting, system in sorted(cells):
+        partner = system.replace("llm+adapter", "llm", 1)
+        if system.startswith("llm+adapter") and (protocol, setting, partner) in cells:
+            t = paired_test(_rows(run, system, protocol, setting), _rows(run, partner, protocol, setting))
+            out.append({"protocol": protocol, "setting": setting, "system": system, "without": partner, **t})
+    return out
 
 
 def _rows(run: Run, system: str, protocol: str, setting: str) -> list[dict]:

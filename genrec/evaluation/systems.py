@@ -11,11 +11,19 @@ from .protocols import TrainingView
 
 def _llm(view: TrainingView, adapter=None, fit_config=None, progress: bool = True):
     """genrec fitted to the view by genrec.training.fit (weights per request type chosen on users held out of
-    it), with the LoRA `adapter` when given."""
-    from ..training.fit import FitConfig, fitted_recommender
+    it), with the LoRA `adapter` when given: then on the users and items its training left out, so the model's
+    weight is chosen on requests it never saw."""
+    from ..training.fit import FitConfig, adapter_holdout, fitted_recommender
 
+    holdout = adapter_holdout(adapter, view.sequences) if adapter else None
     return fitted_recommender(view.catalog, view.sequences, view.users, adapter, fit_config or FitConfig(),
-                              progress=progress)
+                              progress=progress, holdout=holdout)
+
+
+def _llm_adapter(view: TrainingView, adapter=None, fit_config=None, progress: bool = True):
+    if not adapter:
+        raise GenrecError("the llm+adapter system needs --adapter DIR")
+    return _llm(view, adapter, fit_config, progress)
 
 
 def _baseline(cls_name: str, module: str = "baselines") -> Callable:
@@ -30,12 +38,15 @@ def _baseline(cls_name: str, module: str = "baselines") -> Callable:
 SYSTEMS: dict[str, Callable] = {
     "popularity": _baseline("Popularity"), "demographic": _baseline("DemographicPopularity"),
     "tfidf": _baseline("TfIdf"), "embedding": _baseline("EmbeddingKNN"), "itemknn": _baseline("ItemKNN"),
-    "lightfm": _baseline("LightFMSystem", "peers"), "llm": _llm,
+    "lightfm": _baseline("LightFMSystem", "peers"), "llm": _llm, "llm+adapter": _llm_adapter,
 }
+LLM_SYSTEMS = ("llm", "llm+adapter")  # genrec itself: without and with the LoRA adapter
 
 
 def build_system(name: str, view: TrainingView, adapter: str | None = None, fit_config=None, progress: bool = True):
-    """The system `name` fitted on `view`; `adapter` and `fit_config` serve the llm system."""
+    """The system `name` fitted on `view`; `fit_config` serves the llm systems, `adapter` llm+adapter (llm is
+    genrec fitted without one, so one run measures what the adapter adds)."""
     if name not in SYSTEMS:
         raise GenrecError(f"unknown system {name!r}; known: {', '.join(SYSTEMS)}")
-    return SYSTEMS[name](view, adapter=adapter, fit_config=fit_config, progress=progress)
+    return SYSTEMS[name](view, adapter=adapter if name == "llm+adapter" else None, fit_config=fit_config,
+                         progress=progress)

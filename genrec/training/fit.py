@@ -292,13 +292,34 @@ class _CachedEncoder:
 
 
 def fitted_recommender(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping],
-                       adapter=None, fit_config: FitConfig = FitConfig(), progress: bool = True, **kwargs):
-    """A Recommender (with the LoRA `adapter` when given) fitted to these logs; kwargs go to Recommender."""
+                       adapter=None, fit_config: FitConfig = FitConfig(), progress: bool = True,
+                       holdout: tuple[Sequence[str], set[str]] | None = None, **kwargs):
+    """A Recommender (with the LoRA `adapter` when given) fitted to these logs (on the `holdout` users and items
+    when given, see fit_shop); kwargs go to Recommender."""
     from ..ranking.recommender import Recommender
 
     rec = Recommender(catalog, adapter=adapter, **kwargs)
-    rec.use_shop(fit_shop(catalog, sequences, users, fit_config, recommender=rec, progress=progress))
+    rec.use_shop(fit_shop(catalog, sequences, users, fit_config, recommender=rec, progress=progress,
+                          holdout=holdout))
     return rec
+
+
+def adapter_holdout(folder, sequences: Mapping[str, Sequence[str]]) -> tuple[list[str], set[str]] | None:
+    """The users and items that `genrec train` kept out of the adapter's examples (its metadata lists them),
+    those of the users in `sequences` with more than 3 items: the fit of that adapter on other logs (genrec eval
+    --adapter) then chooses the model's weight on requests the adapter never saw. None when the adapter does
+    not list them (trained with --no-fit, or elsewhere): the fit then draws its own, which the adapter may
+    have trained on, so its weight can come out too high."""
+    from ..model.adapters import has_lora, read_metadata
+
+    data = read_metadata(folder).get("training_data", {}) if has_lora(folder) else {}
+    users = data.get("fit_held_out_user_ids")
+    if not isinstance(users, list) or not users:
+        log.warning("%s does not list the users its training left out: the fit holds out its own, which the "
+                    "adapter may have seen", folder)
+        return None
+    held = [u for u in map(str, users) if len(sequences.get(u, ())) > 3]
+    return held, set(map(str, data.get("fit_held_out_item_ids", [])))
 
 
 def fit_dataset(data: Dataset, train_users: Sequence[str] | None = None, config: FitConfig = FitConfig(),

@@ -241,7 +241,10 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     tasks = ("rec", "item_code", "code_title", "explain")
     summary = {"train_users": len(adapter_sequences), "fit_held_out_users": len(held),
                "fit_held_out_items": len(fit_items), "examples": len(examples),
-               "cold_items_held_out": len(cold), "by_task": {t: sum(e.task == t for e in examples) for t in tasks}}
+               "cold_items_held_out": len(cold), "by_task": {t: sum(e.task == t for e in examples) for t in tasks},
+               # who and what the adapter never saw, so a later fit (genrec eval --adapter) chooses the model's
+               # weight on the same unseen users and items
+               "fit_held_out_user_ids": sorted(held), "fit_held_out_item_ids": sorted(fit_items)}
     with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         codes.save(tmp)
