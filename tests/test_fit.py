@@ -136,6 +136,10 @@ def test_manifest_falls_back_to_the_request_without_demographics_then_default():
     m = ShopManifest(w)
     assert m.weights_for("k1+interests+demographics").model == 0.5
     assert m.weights_for("k3").model == 0.0
+    # a long history falls back to 3 known items (shops fitted before it had a type of its own)
+    m = ShopManifest({DEFAULT: TypeWeights(0.0), "k3+interests": TypeWeights(0.25), "long": TypeWeights(1.0)})
+    assert m.weights_for("long+interests+demographics").model == 0.25
+    assert m.weights_for("long+demographics").model == 1.0
     with pytest.raises(ModelError):
         ShopManifest({"k0": TypeWeights()})
     with pytest.raises(ModelError):
@@ -144,8 +148,9 @@ def test_manifest_falls_back_to_the_request_without_demographics_then_default():
 
 def test_request_type_reads_what_a_request_gives():
     assert request_type(UserProfile(), False) == "k0"
-    assert request_type(UserProfile(age=30, interests=["x"], recent_items=list("abcde")), False) == \
+    assert request_type(UserProfile(age=30, interests=["x"], recent_items=list("abc")), False) == \
         "k3+interests+demographics"
+    assert request_type(UserProfile(age=30, recent_items=list("abcde")), False) == "long+demographics"
     assert request_type(UserProfile(gender="f"), True) == "new-items"
 
 
@@ -220,3 +225,27 @@ def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypat
     assert manifest["data"]["held_out_users"] == 50 and manifest["data"]["users"] == 200
     (tmp_path / "few.txt").write_text("u1\nnobody\n")
     assert main(base + ["--holdout-users", str(tmp_path / "few.txt"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(tiny_model, tokenizer):
+    """A returning user (more than 3 known items) is its own request type, fitted on held-out users' warm
+    histories with their held-out items as targets, ranked among the whole catalog; a Recommender uses those
+    weights for such a request, and a shop without them falls back to 3 known items."""
+    from genrec import Recommender, RecommenderConfig
+    from genrec.data.cases import cold_item_cases
+    from genrec.training.fit import split_holdout
+
+    cat, seqs, users = synthetic_shop(False)
+    config = FitConfig(collab=None, max_holdout_users=200, holdout_share=0.5, min_cases=20, cold_item_share=0.25)
+    shop = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False)
+    held_users, held_items = split_holdout(cat, seqs, config)
+    expected = [c for c in cold_item_cases(seqs, held_users, held_items)
+                if c.setting == "full" and len(c.profile.recent_items) > 3]
+    held = shop.manifest.held_out["long"]
+    assert held["cases"] == len(expected) >= 20
+    assert held["ndcg@10"] >= held["pooled_ndcg@10"]  # the search starts from the weights of 3 known items
+    rec = Recommender(cat, config=RecommenderConfig(codes=TINY_CODES, cache_index=False), model=tiny_model,
+                      tokenizer=tokenizer, encoder=HashEncoder())
+    rec.use_shop(shop)
+    returning = UserProfile(recent_items=seqs["u0"][:5])
+    assert rec.weights_for(returning, False)[1] == shop.manifest.weights["long"].prior

@@ -24,6 +24,7 @@ from .profile import RecentItem, UserProfile
 DEMOGRAPHICS = ("age", "gender", "location", "occupation")
 MAX_HISTORY = 50  # UserProfile's limit on recent items; protocol B histories are cut to the latest 50
 NEW_ITEMS = "new-items"
+LONG = "long"  # more than 3 known items: a returning user (protocol B's histories), not a cold-start one
 
 
 @dataclass
@@ -101,11 +102,12 @@ def cold_item_cases(sequences: Mapping[str, Sequence[str]], chosen: Iterable[str
 
 
 def request_type(profile: UserProfile, new_items_only: bool) -> str:
-    """What a request gives: "k0".."k3" known items (3 and more share one), "+interests", "+demographics";
-    a request that allows only new items (no allowed item has a user in the logs) is "new-items"."""
+    """What a request gives: "k0".."k3" known items, "long" more, "+interests", "+demographics"; a request that
+    allows only new items (no allowed item has a user in the logs) is "new-items"."""
     if new_items_only:
         return NEW_ITEMS
-    key = f"k{min(len(profile.recent_items), 3)}"
+    n = len(profile.recent_items)
+    key = LONG if n > 3 else f"k{n}"
     if profile.interests:
         key += "+interests"
     if any(getattr(profile, f) is not None for f in DEMOGRAPHICS):

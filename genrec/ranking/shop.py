@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..data.cases import LONG
 from ..data.catalog import Catalog
 from ..errors import ModelError
 from ..files import atomic_folder
@@ -50,8 +51,12 @@ class ShopManifest:
             raise ModelError(f"a shop manifest needs {DEFAULT!r} weights; it has {sorted(self.weights)}")
 
     def weights_for(self, rtype: str) -> TypeWeights:
-        """The weights of `rtype`, else of the same request without demographics, else DEFAULT."""
-        for key in (rtype, rtype.replace("+demographics", "")):
+        """The weights of `rtype`, else of the same request without demographics, else (a long history) of
+        the same with 3 known items, else DEFAULT."""
+        keys = [rtype, rtype.replace("+demographics", "")]
+        if rtype.startswith(LONG):  # shops fitted before long histories had a type of their own, or too few
+            keys += ["k3" + k[len(LONG):] for k in keys]
+        for key in keys:
             if key in self.weights:
                 return self.weights[key]
         return self.weights[DEFAULT]

@@ -5,7 +5,8 @@ items with enough users (new-item cases), fits the signals (genrec.ranking.signa
 held-out case's parts exactly (every item's value of every part, and with an adapter the model's exact
 log-probability of every item from one pass per prompt), and chooses the weights by coordinate ascent over a
 grid: first pooled over all cold-user requests, then for each request type (genrec.data.cases.request_type) with
-enough cases, starting from the pooled weights and moving only for a gain. The search starts from the best
+enough cases, starting from the pooled weights (a returning user's long history: from those of 3 known items)
+and moving only for a gain. The search starts from the best
 single part, so on its own held-out cases a fitted genrec is never below its best single signal. Then the
 signals are fitted again on all the data. Nothing here is tuned to one shop: the defaults below are the
 procedure and its search space.
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.cases import NEW_ITEMS, Case, cold_item_cases, cold_user_cases, request_type
+from ..data.cases import LONG, NEW_ITEMS, Case, cold_item_cases, cold_user_cases, request_type
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..errors import GenrecError
@@ -207,7 +208,10 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     view = {u: s for u, s in view.items() if s}
     cases = cold_user_cases(catalog, sequences, users, held,
                             demographics_variants=(True, False) if config.demographics_variants else (True,))
-    cases += [c for c in cold_item_cases(sequences, held, cold) if c.setting == "cold-only"]
+    # New items alone, and mixed into the whole catalog for returning users (a warm history longer than 3
+    # items: request type "long"); a shorter one reads as a cold-start request, which protocol A's cases cover.
+    cases += [c for c in cold_item_cases(sequences, held, cold)
+              if c.setting == "cold-only" or len(c.profile.recent_items) > 3]
     encoder = encoder or (recommender.encoder if recommender is not None else default_encoder())
     item_emb = recommender.prior.item_emb if recommender is not None else encode_catalog(catalog, encoder)
     mask = CatalogMask(catalog)
@@ -230,19 +234,23 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     by_type: dict[str, list[int]] = {}
     for i, t in enumerate(scores.types):
         by_type.setdefault(t, []).append(i)
-    users_idx = [i for t, idx in by_type.items() if t != NEW_ITEMS for i in idx]
+    users_idx = [i for i, c in enumerate(cases) if c.protocol == "A"]  # the cold-start users
     pooled, pooled_score = coordinate_ascent(scores, users_idx, config.grid, config.passes, config.tolerance)
     weights, held_out = {DEFAULT: to_type_weights(pooled)}, {DEFAULT: {"cases": len(users_idx),
                                                                       "ndcg@10": pooled_score}}
+    chosen = {}
+    # sorted: "k3" comes before "long", whose search starts from it (a longer history of known items)
     for t in tqdm(sorted(by_type), desc="weights per request type", disable=not progress):
         idx = by_type[t]
-        start = None if t == NEW_ITEMS else pooled
-        base = float(scores.ndcg(idx, pooled[None])[0])
-        w, s = pooled, base
+        ref = chosen.get("k3", pooled) if t == LONG else pooled
+        start = None if t == NEW_ITEMS else ref
+        base = float(scores.ndcg(idx, ref[None])[0])
+        w, s = ref, base
         if len(idx) >= config.min_cases:
             own, own_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance, start)
-            if start is None or _clearly_better(scores, idx, own, pooled, config.min_gain_se):
+            if start is None or _clearly_better(scores, idx, own, ref, config.min_gain_se):
                 w, s = own, own_s
+        chosen[t] = w
         weights[t] = to_type_weights(w)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
