@@ -2,7 +2,10 @@
 
 Item codes need MiniLM embeddings of the item texts; benchmarks/gpu/prepare.py computes them here and this
 driver serves them by text, so the codes are exactly those a local run would build. Everything else is
-genrec.training.train.train as `genrec train` runs it.
+genrec.training.train.train as `genrec train` runs it, except the shop fit that ends training: it encodes
+profile words (stated interests, occupations) with MiniLM, so it runs back on the CPU machine
+(`python -m genrec.demo.fit_shop`, `genrec eval --adapter`), on the users this training left out (the
+adapter's metadata lists them). Here the adapter gets the shop's signals only.
 Run: python benchmarks/gpu/train_adapter.py --catalog C --interactions I --emb E.npz --gguf G --out DIR [...]
 """
 
@@ -14,7 +17,9 @@ import logging
 
 import numpy as np
 
+import genrec.training.train as training
 from genrec.model.base_model import BaseModelConfig
+from genrec.ranking.signals import fit_signals, save_signals
 from genrec.training.train import TrainConfig, train
 
 
@@ -33,6 +38,11 @@ class StagedEncoder:
         return np.stack([self.table[t] for t in texts]).astype(np.float32)
 
 
+def signals_only(folder, catalog, sequences, users, holdout, config, model, tokenizer, encoder) -> None:
+    """Stands in for the fit after training (see the module's note): the signals of the training users."""
+    save_signals(folder, catalog, fit_signals(catalog, sequences, users, collab=None, progress=False))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("--catalog", "--interactions", "--emb", "--gguf", "--out"):
@@ -44,7 +54,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=None, help="wall-clock budget (TrainConfig.max_minutes)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--lora-r", type=int, default=8)
+    ap.add_argument("--lora-r", type=int, default=16)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
     cfg = TrainConfig(catalog=args.catalog, interactions=args.interactions, users=args.users,
@@ -52,6 +62,7 @@ def main() -> None:
                       base=BaseModelConfig(path=args.gguf, quantization=args.quantization),
                       epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, lora_r=args.lora_r,
                       save_steps=500, max_minutes=args.minutes)
+    training._fit_after_training = signals_only
     out = train(cfg, encoder=StagedEncoder(args.emb))
     print(json.dumps(json.loads((out / "genrec_adapter.json").read_text())["metrics"]))
 
