@@ -248,6 +248,9 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         w, s = ref, base
         if len(idx) >= config.min_cases:
             own, own_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance, start)
+            if t == LONG:  # its targets are new items, unlike the cases `ref` was chosen on: search afresh too
+                alt, alt_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance)
+                own, own_s = (alt, alt_s) if alt_s > own_s else (own, own_s)
             if start is None or _clearly_better(scores, idx, own, ref, config.min_gain_se):
                 w, s = own, own_s
         chosen[t] = w
