@@ -219,6 +219,27 @@ def test_subtree_logmass_sums_children():
     assert by_token == pytest.approx({1: 0.5, 3: 0.5})
 
 
+def test_subtree_max_is_the_best_payload_below_each_node():
+    trie = CodeTrie([[1, END], [1, 2, END], [3, END], [3, 4, 5, END]], [0, 1, 2, 3], END)
+    best = trie.subtree_max(np.array([0.1, 0.7, -2.0, -5.0]))
+    assert best[0] == pytest.approx(0.7)
+    by_token = {int(trie.node_token[c]): best[c] for c in range(trie.child_start[0], trie.child_start[1])}
+    assert by_token == pytest.approx({1: 0.7, 3: -2.0})
+    assert np.isneginf(trie.subtree_max(np.full(4, -np.inf))).all()
+
+
+def test_a_flat_prior_still_finds_its_best_item_in_a_small_subtree():
+    """Forty middling items share one first token, the best item has a token of its own: summed mass would
+    send a narrow beam into the big subtree; the best item below each prefix does not."""
+    seqs = [[1, 10 + i, END] for i in range(40)] + [[2, END]]
+    trie = CodeTrie(seqs, list(range(41)), END)
+    logprior = np.log(np.r_[np.full(40, 0.02), 0.2])  # flat: the big subtree holds 0.8 of the mass
+    logprior -= np.logaddexp.reduce(logprior)
+    got = beam_search(None, trie, 1, SearchConfig(beam_width=1), logprior, model_weight=0.0)
+    assert got[0][0] == 40
+    assert got[0][1] == pytest.approx(logprior[40])  # still the item's log-probability
+
+
 def test_search_config_is_checked():
     with pytest.raises(GenrecError):
         SearchConfig(beam_width=-1)

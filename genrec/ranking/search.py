@@ -60,10 +60,17 @@ class _Beams:
         self.width = max(config.beam_width or max(k, 10), k)  # fewer live beams than k could end short
         if allowed is not None and logprior is not None:
             logprior = np.where(allowed, logprior, -np.inf)
-        self.logmass = trie.subtree_logmass(logprior) if logprior is not None and config.prior_weight else None
+        # The prior's look-ahead: a prefix counts the best allowed item below it (not their summed mass, which
+        # favours big subtrees of middling items over a small one holding the best: a flat prior then loses
+        # the items it ranks first). Along a path the steps add up to the item's own log-prior; the start
+        # value makes that its log-probability among the allowed items, as before.
+        self.ahead = trie.subtree_max(logprior) if logprior is not None and config.prior_weight else None
         self.node_ok = trie.subtree_allowed(allowed) if allowed is not None else None
         self.nodes = np.zeros(1, dtype=np.int64)
-        self.scores = torch.zeros(1, dtype=torch.float64)
+        start = 0.0
+        if self.ahead is not None and np.isfinite(self.ahead[0]):
+            start = config.prior_weight * (self.ahead[0] - np.logaddexp.reduce(logprior))
+        self.scores = torch.full((1,), start, dtype=torch.float64)
         self.finished: list[tuple[float, int]] = []
         self.families = families  # payload -> variant family: at most one finished item per family
         self.best: dict[int, float] = {}  # family -> score of its finished item
@@ -85,8 +92,10 @@ class _Beams:
         if logits is not None and model_weight:
             logits = logits.double().masked_fill(~mask_t, float("-inf"))
             step += model_weight * torch.log_softmax(logits, dim=-1)
-        if self.logmass is not None:
-            step += config.prior_weight * torch.from_numpy(self.logmass[child] - self.logmass[self.nodes][:, None])
+        if self.ahead is not None:
+            with np.errstate(invalid="ignore"):  # -inf - -inf under masked children only
+                gain = np.where(mask, self.ahead[child] - self.ahead[self.nodes][:, None], 0.0)
+            step += config.prior_weight * torch.from_numpy(gain)
         cand = (self.scores[:, None] + step).masked_fill(~mask_t, float("-inf"))
         flat = cand.flatten()
         order = torch.argsort(flat, descending=True).numpy()

@@ -61,6 +61,7 @@ class CodeTrie:
         # Breadth-first numbering puts each depth's nodes in one contiguous range: level_bounds[d]..[d+1].
         self.level_bounds = np.concatenate([[1], 1 + np.cumsum(counts)]).astype(np.int64)
         self.n_items = len(sequences)
+        self._runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # subtree_max's sibling runs, per depth
 
     @property
     def n_nodes(self) -> int:
@@ -105,6 +106,28 @@ class CodeTrie:
         """log of the summed item probabilities below every node, from per-payload log-probabilities."""
         with np.errstate(divide="ignore"):
             return np.log(self.subtree_sum(np.exp(item_logp)))
+
+    def subtree_max(self, values: np.ndarray) -> np.ndarray:
+        """Largest per-payload value below every node (-inf where none), bottom-up: one reduceat per depth over
+        its runs of siblings, which breadth-first numbering keeps contiguous."""
+        best = np.full(self.n_nodes, -np.inf)
+        term = self.node_item >= 0
+        best[term] = values[self.node_item[term]]
+        for d in range(len(self.level_bounds) - 2, -1, -1):
+            lo, hi = self.level_bounds[d], self.level_bounds[d + 1]
+            if hi > lo:
+                parents, starts = self._sibling_runs(d)
+                best[parents] = np.maximum(best[parents], np.maximum.reduceat(best[lo:hi], starts))
+        return best
+
+    def _sibling_runs(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """For the nodes of depth d + 1: each run of siblings' parent and start (offset in the depth's range)."""
+        runs = self._runs
+        if d not in runs:
+            par = self.parent[self.level_bounds[d]:self.level_bounds[d + 1]]
+            starts = np.flatnonzero(np.r_[True, par[1:] != par[:-1]])
+            runs[d] = (par[starts], starts)
+        return runs[d]
 
     def subtree_allowed(self, allowed: np.ndarray) -> np.ndarray:
         """Per node: does any allowed payload lie below it? Masks the one catalog trie per request, O(nodes),
