@@ -13,7 +13,7 @@ from genrec.errors import ModelError
 from genrec.ranking.collab import CollabConfig, fit_collab
 from genrec.ranking.demographics import DemographicLift, demographic_tokens
 from genrec.ranking.shop import DEFAULT, ShopManifest, TypeWeights, load_shop, save_shop
-from genrec.training.fit import PARTS, CaseScores, FitConfig, coordinate_ascent, fit_shop
+from genrec.training.fit import PARTS, CaseScores, FitConfig, coordinate_ascent, fit_shop, to_type_weights
 
 from .conftest import TINY_CODES, HashEncoder
 
@@ -66,6 +66,41 @@ def test_fit_gives_demographics_weight_only_where_they_decide_taste():
             assert w.prior.demographic == 0.0
 
 
+def test_fit_keeps_the_occupation_in_the_text_parts_only_where_it_helps():
+    """Items named after their group, each in a category of its own ("pens 3"), so a stated interest (a seed
+    item's category) reaches the group through the text parts alone (no logs here: no other part knows). Each
+    user's occupation names a group: their own (the word helps) or a random one (it misleads)."""
+    from genrec.ranking.contract import CatalogMask
+    from genrec.ranking.prior import ItemPrior, PriorWeights
+    from genrec.training.fit import choose_weights
+
+    enc = HashEncoder()
+    cat = Catalog([Item(f"{g}{j}", f"{g} item", category=("Shop", f"{g} {j}")) for g in GROUPS for j in range(10)])
+    prior = ItemPrior(cat, enc.encode([it.text() for it in cat]), enc, PriorWeights(), lexical_index=True)
+    for misleads in (True, False):
+        rng = np.random.default_rng(1)
+        seqs, users = {}, {}
+        for u in range(120):
+            g = int(rng.integers(4))
+            seqs[f"u{u}"] = [f"{GROUPS[g]}{j}" for j in rng.choice(10, 6, replace=False)]
+            word = GROUPS[int(rng.integers(4)) if misleads else g]
+            users[f"u{u}"] = {"occupation": " ".join([word] * 4)}
+        cases = [c for c in cold_user_cases(cat, seqs, users, sorted(seqs), known=(0,)) if c.interests]
+        scores = CaseScores(prior, CatalogMask(cat), cases, progress=False)
+        idx = list(range(len(cases)))
+        assert {scores.types[i] for i in idx} == {"k0+interests+demographics"}
+        w, s, words, s_words = choose_weights(scores, idx, np.eye(len(PARTS))[PARTS.index("text")], FAST)
+        assert words is not misleads
+        assert s >= s_words if words else s == s_words
+        if misleads:  # without the occupation, the text parts find the group again; with it they did not
+            assert s > coordinate_ascent(scores, idx, FAST.grid, 3, 1e-4)[1] + 0.05
+            p = UserProfile(interests=["pens 3"], occupation="tea tea tea tea")
+            top = np.argsort(-prior.logprior(p, [], to_type_weights(w).prior, words))[:10]
+            assert all(cat[int(i)].item_id.startswith("pens") for i in top)
+        else:
+            assert np.isclose(s, scores.ndcg(idx, w[None])[0])
+
+
 def test_learned_model_ranks_what_people_like_the_user_take_and_round_trips():
     cat, seqs, users = synthetic_shop(True)
     model = fit_collab(cat, seqs, users, CollabConfig(dim=16), epochs=40, progress=False)
@@ -80,6 +115,31 @@ def test_learned_model_ranks_what_people_like_the_user_take_and_round_trips():
     grown = Catalog(list(cat) + [Item("new", "a new item")])
     v = model.aligned(grown).logprobs(UserProfile(gender="female"))
     assert len(v) == len(grown) and np.isfinite(v).all()
+
+
+def test_learned_models_content_part_scores_new_items_by_what_their_text_says():
+    """Items named after their group; two of each group never appear in the logs (new items). With the text
+    map, a user who buys pens gets the new pens on top of the new items; without it (category and brand alone,
+    the same for every item here) the new items are indistinguishable."""
+    cat, seqs, users = synthetic_shop(True)
+    cat = Catalog([Item(it.item_id, f"{it.item_id.rstrip('0123456789')} item", category=it.category) for it in cat])
+    new = {f"{g}{j}" for g in GROUPS for j in (8, 9)}
+    logs = {u: [i for i in s if i not in new] for u, s in seqs.items()}
+    emb = HashEncoder().encode([it.text() for it in cat])
+    rows = np.array([cat.index[i] for i in sorted(new)])
+    for text in (False, True):
+        model = fit_collab(cat, logs, users, CollabConfig(dim=16, text=text), epochs=30, progress=False,
+                           item_emb=emb)
+        assert set(model.item_ids) == {it.item_id for it in cat} - new  # new items are not softmax classes
+        v = model.aligned(cat, emb).logprobs(UserProfile(gender="female", age=25))[rows]
+        top = [sorted(new)[int(i)] for i in np.argsort(-v)[:2]]
+        if text:
+            assert all(i.startswith("pens") for i in top)
+        else:
+            assert np.allclose(v, v[0])  # nothing tells new items apart
+    again = type(model).from_arrays(model.arrays())  # the text model, with its content part
+    assert np.allclose(again.aligned(cat, emb).logprobs(UserProfile(gender="male")),
+                       model.aligned(cat, emb).logprobs(UserProfile(gender="male")))
 
 
 def test_coordinate_ascent_starts_from_the_best_single_part_and_never_ends_below_it():
@@ -118,7 +178,7 @@ def test_shop_folder_round_trip_and_the_recommender_uses_each_request_types_weig
                       model=tiny_model, tokenizer=tokenizer, encoder=encoder)
     assert rec.model_weight == 0.0  # no LoRA files: zero-shot, fitted prior
     p = UserProfile(gender="male", age=55)
-    assert rec.weights_for(p, False)[1] == shop.manifest.weights_for("k0+demographics").prior
+    assert rec.weights_for(p, False).prior == shop.manifest.weights_for("k0+demographics").prior
     recs = rec.recommend(p, k=5, explain=False)
     assert sum(r.item_id.startswith("games") for r in recs) >= 4
     with pytest.raises(ModelError, match="already exists"):
@@ -249,4 +309,4 @@ def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(t
                       tokenizer=tokenizer, encoder=HashEncoder())
     rec.use_shop(shop)
     returning = UserProfile(recent_items=seqs["u0"][:5])
-    assert rec.weights_for(returning, False)[1] == shop.manifest.weights["long"].prior
+    assert rec.weights_for(returning, False).prior == shop.manifest.weights["long"].prior

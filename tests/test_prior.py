@@ -52,7 +52,8 @@ def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
                       new_item_neighbours=0)  # b, c, d have no users here: nothing borrowed, parts exact
     assert set(prior.components(UserProfile(), [])) == {"popularity"}
     parts = prior.components(UserProfile(interests=("pens",), budget=10.0, recent_items=("c",)), [cat.get("c")])
-    assert set(parts) == {"text", "lexical", "interest", "popularity", "collab", "budget"}
+    assert set(parts) == {"text", "nearest", "lexical", "interest", "popularity", "collab", "budget"}
+    assert np.allclose(parts["nearest"], emb[2] @ emb.T)  # one known item: its own cosine to each item
     assert parts["interest"].tolist() == [1.0, 1.0, 0.0, 0.0]
     assert parts["budget"].tolist() == [0.0, 0.0, -1.0, -3.0]
     assert np.allclose(parts["collab"], [0.5, 0.5, 0.0, 0.5])  # each shares one user with c; c itself is 0
@@ -65,6 +66,10 @@ def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
     assert "collab" not in with_cats.components(UserProfile(interests=("yoga",)), [])
     assert np.isclose(np.logaddexp.reduce(combine(parts, PriorWeights())), 0.0)
     assert combine(parts, PriorWeights(text=0, lexical=0, interest=0, popularity=0, collab=0, budget=0)) is None
+    two = PriorWeights(text=0, nearest=2.0, lexical=0, interest=0, popularity=1.0, collab=0, budget=0)
+    profile = UserProfile(interests=("pens",), budget=10.0, recent_items=("c",))
+    assert set(prior.components(profile, [cat.get("c")], ["nearest", "popularity"])) == {"nearest", "popularity"}
+    assert np.allclose(prior.logprior(profile, [cat.get("c")], two), combine(parts, two))  # weight 0: not computed
     no_lexical = ItemPrior(cat, emb, encoder, PriorWeights(lexical=0.0))
     assert no_lexical.tfidf is None and "lexical" not in no_lexical.components(UserProfile(free_text="pen"), [])
     with pytest.raises(GenrecError, match="collab"):

@@ -58,6 +58,13 @@ def text_scores(item_emb: np.ndarray, encoder, catalog: Catalog, profiles: Seque
     return (q @ item_emb.T).astype(np.float64)
 
 
+def nearest_scores(item_emb: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+    """Each item's cosine to its most similar known item (`rows` of the unit `item_emb`): content item-kNN. A
+    long history's mean vector (text_scores) blurs the several kinds of things one user takes; the nearest
+    known item keeps them apart."""
+    return (item_emb[list(rows)] @ item_emb.T).max(0).astype(np.float64)
+
+
 def category_levels(catalog: Catalog) -> list[set[str]]:
     """Each item's category path, lower-cased, as a set: what a stated interest is matched against."""
     return [{lvl.lower() for lvl in it.category} for it in catalog]

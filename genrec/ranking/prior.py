@@ -6,6 +6,8 @@ popularity prior to the constrained logits); each part is a per-item score vecto
 - text: cosine similarity of the profile (its stated words, and the mean vector of its known items) to each
   item's text, times the weight (1 / temperature). Known items enter as their stored item vectors, as the
   embedding-kNN baseline does, so no known item's text is encoded again per request.
+- nearest: each item's cosine to its most similar known item (content item-kNN), which a long history's
+  mean vector blurs.
 - lexical: TF-IDF cosine similarity of the same profile text (words, and the known items' text) to each
   item's text: exact words (model numbers, brands, "toner") that a sentence embedding blurs; dense + sparse,
   as hybrid retrieval does.
@@ -28,18 +30,26 @@ Which parts count, and how much, is chosen per request type on the shop's own he
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..data.catalog import Catalog, Item
 from ..data.profile import UserProfile
 from ..errors import GenrecError
-from .content import LexicalIndex, category_levels, interest_match, profile_text, profile_words, text_scores
+from .content import (
+    LexicalIndex,
+    category_levels,
+    interest_match,
+    nearest_scores,
+    profile_text,
+    profile_words,
+    text_scores,
+)
 from .demographics import profile_fields
 
-COMPONENTS = ("text", "lexical", "interest", "popularity", "collab", "learned", "demographic", "budget")
+COMPONENTS = ("text", "nearest", "lexical", "interest", "popularity", "collab", "learned", "demographic", "budget")
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class PriorWeights:
     # release's tuning on one dataset and are kept for that unfitted path alone; every figure the README
     # reports comes from fitted weights. Budget is never fitted (shops' logs hold no budgets).
     text: float = 20.0  # per unit of cosine similarity (= 1 / temperature 0.05)
+    nearest: float = 0.0  # per unit of cosine similarity to the nearest known item (a fitted shop only)
     lexical: float = 20.0  # per unit of TF-IDF cosine similarity; 0 here and in the new-items weights skips TF-IDF
     interest: float = 1.0  # log-odds bonus of an item in a stated interest's category
     popularity: float = 1.0  # per nat of log(1 + users)
@@ -198,7 +209,7 @@ class ItemPrior:
         self.catalog, self.item_emb, self.encoder, self.weights = catalog, item_emb, encoder, weights
         self.log_pop = log_popularity(catalog, popularity)
         self.similarity, self.categories = similarity, categories
-        self.learned = learned.aligned(catalog) if learned is not None else None
+        self.learned = learned.aligned(catalog, item_emb) if learned is not None else None
         self.demographic = demographic.aligned(catalog) if demographic is not None else None
         self.has_users = self.log_pop > 0 if self.log_pop is not None else None
         self._borrow = None  # new items' text-nearest old items, for the per-profile learned part
@@ -215,42 +226,56 @@ class ItemPrior:
         self._levels = category_levels(catalog)
         self.tfidf = LexicalIndex(catalog) if (weights.lexical if lexical_index is None else lexical_index) else None
 
-    def components(self, profile: UserProfile, recent: list[Item]) -> dict[str, np.ndarray]:
-        """The parts that apply to this profile (a part that does not apply is absent, not zero)."""
+    def components(self, profile: UserProfile, recent: list[Item], parts: Collection[str] = COMPONENTS,
+                   demographic_words: bool = True) -> dict[str, np.ndarray]:
+        """The parts that apply to this profile, of those named in `parts` (a part that does not apply is absent,
+        not zero). `demographic_words` False leaves the occupation out of the text and lexical parts."""
         out: dict[str, np.ndarray] = {}
+        want = set(parts)
+        full = profile
+        if not demographic_words and profile.occupation:
+            profile = replace(profile, occupation=None)  # the text and lexical parts' view; the others use `full`
         words = profile_words(profile)
         rows = [self.catalog.index[it.item_id] for it in recent]
-        if words or rows:
+        if (words or rows) and "text" in want:
             out["text"] = text_scores(self.item_emb, self.encoder, self.catalog, [profile], [recent])[0]
-        if self.tfidf is not None and (words or rows):
+        if rows and "nearest" in want:
+            out["nearest"] = nearest_scores(self.item_emb, rows)
+        if self.tfidf is not None and (words or rows) and "lexical" in want:
             out["lexical"] = self.tfidf.scores([profile_text(profile, recent)])[0]
-        if profile.interests:
+        if profile.interests and "interest" in want:
             out["interest"] = interest_match(self._levels, profile.interests)
-        if self.log_pop is not None:
+        if self.log_pop is not None and "popularity" in want:
             out["popularity"] = self.log_pop
-        collab = []
-        if self.similarity is not None and rows:
-            collab.append(self.similarity[rows].sum(0))
-        cat_rows = self.categories.rows(profile.interests) if self.categories is not None else []
-        if cat_rows:
-            collab.append(self.categories.matrix[cat_rows].sum(0))
-        if collab:
-            out["collab"] = np.asarray(sum(collab), dtype=np.float64).ravel()
-        if self.learned is not None:
-            v = self.learned.logprobs(profile)
-            out["learned"] = v if self._borrow is None else np.where(self.has_users, v, self._borrow @ v)
-        if self.demographic is not None:
-            v = self.demographic.component(profile_fields(profile))
+        if "collab" in want:
+            collab = []
+            if self.similarity is not None and rows:
+                collab.append(self.similarity[rows].sum(0))
+            cat_rows = self.categories.rows(profile.interests) if self.categories is not None else []
+            if cat_rows:
+                collab.append(self.categories.matrix[cat_rows].sum(0))
+            if collab:
+                out["collab"] = np.asarray(sum(collab), dtype=np.float64).ravel()
+        if self.learned is not None and "learned" in want:
+            v = self.learned.logprobs(full)
+            # a model with a content part scores new items itself; one without lends them their neighbours'
+            borrow = self._borrow is not None and not self.learned.has_content
+            out["learned"] = np.where(self.has_users, v, self._borrow @ v) if borrow else v
+        if self.demographic is not None and "demographic" in want:
+            v = self.demographic.component(profile_fields(full))
             if v is not None:
                 out["demographic"] = v
-        if profile.budget is not None:
+        if profile.budget is not None and "budget" in want:
             out["budget"] = -np.maximum(self.prices / profile.budget - 1.0, 0.0)
         return out
 
-    def logprior(self, profile: UserProfile, recent: list[Item], weights: PriorWeights | None = None
-                 ) -> np.ndarray | None:
-        """The weighted parts (`weights`, default this prior's own) as a log-distribution; None if none applies."""
-        return combine(self.components(profile, recent), self.weights if weights is None else weights)
+    def logprior(self, profile: UserProfile, recent: list[Item], weights: PriorWeights | None = None,
+                 demographic_words: bool = True) -> np.ndarray | None:
+        """The weighted parts (`weights`, default this prior's own) as a log-distribution; None if none applies.
+        Parts of weight 0 are not computed."""
+        weights = self.weights if weights is None else weights
+        used = [n for n in COMPONENTS if getattr(weights, n)]
+        return combine(self.components(profile, recent, used, demographic_words), weights)
 
     def new_items_only(self, allowed: np.ndarray) -> bool:
         """Do the shop's logs show no user for any allowed item (e.g. a "new arrivals" request)? False without

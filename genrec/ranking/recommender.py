@@ -36,7 +36,7 @@ from .explain import explain_items
 from .lm_scorer import ModelScorer, tree_edge_logits
 from .prior import ItemPrior, PriorWeights
 from .search import SearchConfig, beam_search_batch
-from .shop import Shop, load_shop
+from .shop import Shop, TypeWeights, load_shop
 from .signals import Signals, fit_signals, load_signals
 from .trie import CodeTrie
 
@@ -250,21 +250,24 @@ class Recommender:
         recent = [self.catalog.get(r.item_id) for r in profile.recent_items]
         return self.prompt_shape.recommend(profile, recent), recent
 
-    def weights_for(self, profile: UserProfile, new_items_only: bool) -> tuple[float, PriorWeights]:
-        """(model weight, prior weights) of this request: a fitted shop's weights for its request type
+    def weights_for(self, profile: UserProfile, new_items_only: bool) -> TypeWeights:
+        """The weights of this request: a fitted shop's weights for its request type
         (genrec.data.cases.request_type), else the config's (`new_items_*` for requests allowing only new items)."""
         if self.shop is not None:
             w = self.shop.manifest.weights_for(request_type(profile, new_items_only))
-            return (w.model if self.model_weight else 0.0), w.prior
+            return w if self.model_weight else replace(w, model=0.0)
         if new_items_only:
-            return self.new_items_model_weight, self.new_items_prior
-        return self.model_weight, self.config.prior
+            return TypeWeights(self.new_items_model_weight, self.new_items_prior)
+        return TypeWeights(self.model_weight, self.config.prior)
+
+    def _logprior(self, profile: UserProfile, recent: list[Item], w: TypeWeights) -> np.ndarray | None:
+        return self.prior.logprior(profile, recent, w.prior, w.demographic_words)
 
     def item_logprior(self, profile: UserProfile, recent: list[Item], new_items_only: bool = False
                       ) -> np.ndarray | None:
         """log-distribution over items of the weighted prior parts (genrec.ranking.prior) for this request's weights;
         None if none applies. This is how a cold profile with no adapter still gets fitting items."""
-        return self.prior.logprior(profile, recent, self.weights_for(profile, new_items_only)[1])
+        return self._logprior(profile, recent, self.weights_for(profile, new_items_only))
 
     def recommend(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
                   filters: Filters | None = None, diversity: Diversity | None = None,
@@ -296,9 +299,9 @@ class Recommender:
             text, recent = self.prompt(p)
             prompts.append(encode(self.tokenizer, text))
             recents.append(recent)
-            model_weight, prior_weights = self.weights_for(p, self.prior.new_items_only(a))
-            priors.append(self.prior.logprior(p, recent, prior_weights))
-            weights.append(model_weight)
+            w = self.weights_for(p, self.prior.new_items_only(a))
+            priors.append(self._logprior(p, recent, w))
+            weights.append(w.model)
         scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if any(weights) else None
         fams = self.families if div.one_per_family else None
         search_ks = [n * div.pool for n in ks] if div.mmr else ks

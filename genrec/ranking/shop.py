@@ -30,10 +30,15 @@ class TypeWeights:
 
     model: float = 0.0
     prior: PriorWeights = field(default_factory=PriorWeights)
+    # Does the profile's occupation join its own words in the text and lexical parts? The fit keeps it only
+    # where it helps on held-out users: an occupation word matches item text by accident more often than not.
+    demographic_words: bool = True
 
     def __post_init__(self):
         if not self.model >= 0:
             raise ModelError(f"model weight must be >= 0, got {self.model!r}")
+        if not isinstance(self.demographic_words, bool):
+            raise ModelError(f"demographic_words must be true or false, got {self.demographic_words!r}")
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,8 @@ class ShopManifest:
             raise ModelError(f"{where}: format version {d.get('format_version')!r}; this genrec reads "
                              f"{FORMAT_VERSION} (fit the shop again)")
         try:
-            weights = {k: TypeWeights(float(v["model"]), PriorWeights(**v["prior"]))
-                       for k, v in d["weights"].items()}
+            weights = {k: TypeWeights(float(v["model"]), PriorWeights(**v["prior"]),
+                                      v.get("demographic_words", True)) for k, v in d["weights"].items()}
             return cls(weights, d.get("held_out", {}), d.get("catalog_fingerprint", ""), d.get("data", {}),
                        d.get("config", {}), float(d.get("fit_seconds", 0.0)))
         except (KeyError, TypeError, ValueError, AttributeError) as e:

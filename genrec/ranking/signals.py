@@ -55,14 +55,16 @@ class Signals:
 
 def fit_signals(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] = {},
                 collab: CollabConfig | None = DEFAULT_COLLAB, collab_epochs: int | None = None,
-                validate: Callable[[CollabModel], float] | None = None, progress: bool = True) -> Signals:
+                validate: Callable[[CollabModel], float] | None = None, progress: bool = True,
+                item_emb: np.ndarray | None = None) -> Signals:
     """All signals from `sequences` (user -> items) and `users` (user -> fields). `collab` None skips the
-    learned model; `collab_epochs` fixes its epochs, else `validate` (a held-out score) chooses them."""
+    learned model; `collab_epochs` fixes its epochs, else `validate` (a held-out score) chooses them;
+    `item_emb` (the catalog's text embeddings) feeds its content part."""
     learned = None
     if collab is not None:
         if collab_epochs is None and validate is None:
             collab_epochs = collab.max_epochs
-        learned = fit_collab(catalog, sequences, users, collab, collab_epochs, validate, progress)
+        learned = fit_collab(catalog, sequences, users, collab, collab_epochs, validate, progress, item_emb)
     return Signals(dict(Dataset(catalog, dict(sequences)).popularity()), item_similarity(catalog, sequences),
                    category_similarity(catalog, sequences), learned, DemographicLift.fit(catalog, sequences, users))
 

@@ -14,6 +14,7 @@ procedure and its search space.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import random
@@ -73,13 +74,17 @@ class FitConfig:
 
 class CaseScores:
     """Held-out cases with every part's score of every item (rows PARTS; a part that does not apply is 0), so
-    any weights rank them by one product."""
+    any weights rank them by one product. A case whose profile has an occupation also keeps its parts with the
+    occupation left out of the text and lexical parts (`without_demographic_words`)."""
 
     def __init__(self, prior: ItemPrior, mask: CatalogMask, cases: list[Case], model_rows=None,
                  exact_items: int = 3000, pool: int = 200, progress: bool = True):
         catalog = prior.catalog
         self.cases, self.items, self.parts, self.allowed, self.hits, self.types = cases, [], [], [], [], []
+        self.alt: dict[int, np.ndarray] = {}  # case -> its text and lexical rows without the occupation
+        self.demographic_words = True
         ids = np.array([it.item_id for it in catalog])
+        worded = self.WORDED
         for n, c in enumerate(tqdm(cases, desc="scoring held-out cases", unit="case", disable=not progress)):
             allowed = mask.allowed(c.filters, c.profile)
             recent = [catalog.get(r.item_id) for r in c.profile.recent_items]
@@ -88,20 +93,43 @@ class CaseScores:
                 m[0] = np.where(allowed, model_rows[n], 0.0)
             for name, v in prior.components(c.profile, recent).items():
                 m[PARTS.index(name)] = v
+            alt = None
+            if c.profile.occupation:
+                alt = np.zeros((len(worded), len(catalog)), dtype=np.float32)
+                for name, v in prior.components(c.profile, recent, ("text", "lexical"), False).items():
+                    alt[worded.index(PARTS.index(name))] = v
             keep = np.nonzero(allowed)[0]
             if len(catalog) > exact_items:  # what any positive mix can put in its top 10
-                top = [keep[np.argpartition(-row[keep], min(pool, len(keep)) - 1)[:pool]] for row in m if row.any()]
+                rows = [row for row in (m if alt is None else np.vstack([m, alt])) if row.any()]
+                top = [keep[np.argpartition(-row[keep], min(pool, len(keep)) - 1)[:pool]] for row in rows]
                 keep = np.unique(np.concatenate(top)) if top else keep[:pool]
             self.items.append(keep)
             self.parts.append(m[:, keep])
+            if alt is not None:
+                self.alt[n] = alt[:, keep]
             self.hits.append(np.isin(ids[keep], list(c.targets)))
             self.types.append(request_type(c.profile, prior.new_items_only(allowed)))
+
+    WORDED = [PARTS.index("text"), PARTS.index("lexical")]  # the parts that read the profile's words
+
+    def without_demographic_words(self) -> CaseScores:
+        """The same cases scored with the occupation left out of the text and lexical parts."""
+        other = copy.copy(self)
+        other.demographic_words = False
+        return other
+
+    def case_parts(self, i: int) -> np.ndarray:
+        m = self.parts[i]
+        if not self.demographic_words and i in self.alt:
+            m = m.copy()
+            m[self.WORDED] = self.alt[i]
+        return m
 
     def live_parts(self, idx: Sequence[int]) -> list[int]:
         """Parts with a non-zero value in any of these cases, less the unsearched ones."""
         live = np.zeros(len(PARTS), dtype=bool)
         for i in idx:
-            live |= np.abs(self.parts[i]).max(1) > 0
+            live |= np.abs(self.case_parts(i)).max(1) > 0
         return [p for p in np.nonzero(live)[0] if PARTS[p] not in UNSEARCHED]
 
     def per_case(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
@@ -109,7 +137,7 @@ class CaseScores:
         disc = 1.0 / np.log2(np.arange(2, 12))
         out = np.zeros((len(weights), len(idx)))
         for col, i in enumerate(idx):
-            m, hit, items = self.parts[i], self.hits[i], self.items[i]
+            m, hit, items = self.case_parts(i), self.hits[i], self.items[i]
             n_rel = int(hit.sum())
             if not n_rel or not len(items):
                 continue
@@ -156,6 +184,32 @@ def coordinate_ascent(scores: CaseScores, idx: Sequence[int], grid: Sequence[flo
     return w, best
 
 
+def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, config: FitConfig, start: bool = True,
+                   afresh: bool = False) -> tuple[np.ndarray, float, bool, float | None]:
+    """One request type's weights on its cases `idx`: (weights, NDCG@10, demographic_words, NDCG@10 without the
+    occupation in the text parts or None when no case has one). With too few cases, `ref` (the pooled
+    weights). Else coordinate ascent from `ref` (`start`), or from the best single part (not `start`, or also
+    that with `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same
+    without the occupation in the text and lexical parts, taken when it gains."""
+    w, s = ref, float(scores.ndcg(idx, ref[None])[0])
+    if len(idx) < config.min_cases:
+        return w, s, True, None
+    begin = ref if start else None
+    own, own_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance, begin)
+    if afresh and begin is not None:
+        alt, alt_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance)
+        own, own_s = (alt, alt_s) if alt_s > own_s else (own, own_s)
+    if begin is None or _clearly_better(scores, idx, own, ref, config.min_gain_se):
+        w, s = own, own_s
+    if not any(i in scores.alt for i in idx):
+        return w, s, True, None
+    quiet, s_words = coordinate_ascent(scores.without_demographic_words(), idx, config.grid, config.passes,
+                                       config.tolerance, begin)
+    if s_words > s + config.tolerance:
+        return quiet, s_words, False, s_words
+    return w, s, True, s_words
+
+
 def _clearly_better(scores: CaseScores, idx: Sequence[int], own: np.ndarray, pooled: np.ndarray, n_se: float) -> bool:
     a, b = scores.per_case(idx, np.stack([own, pooled]))
     diff = a - b
@@ -163,9 +217,9 @@ def _clearly_better(scores: CaseScores, idx: Sequence[int], own: np.ndarray, poo
     return bool(diff.mean() > n_se * se and diff.mean() > 0)
 
 
-def to_type_weights(w: np.ndarray) -> TypeWeights:
+def to_type_weights(w: np.ndarray, demographic_words: bool = True) -> TypeWeights:
     searched = {name: float(w[PARTS.index(name)]) for name in COMPONENTS if name not in UNSEARCHED}
-    return TypeWeights(model=float(w[0]), prior=PriorWeights(**searched))
+    return TypeWeights(model=float(w[0]), prior=PriorWeights(**searched), demographic_words=demographic_words)
 
 
 def to_vector(tw: TypeWeights) -> np.ndarray:
@@ -194,6 +248,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     from ..model.embed import default_encoder, encode_catalog
 
     t0 = time.perf_counter()
+    phases = _Phases()
     users = users or {}
     sequences = {u: [i for i in s if i in catalog.index] for u, s in sequences.items()}
     sequences = {u: s for u, s in sequences.items() if s}
@@ -215,21 +270,25 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     encoder = encoder or (recommender.encoder if recommender is not None else default_encoder())
     item_emb = recommender.prior.item_emb if recommender is not None else encode_catalog(catalog, encoder)
     mask = CatalogMask(catalog)
+    phases.mark("held-out cases, item embeddings")
 
     validation = [(c, mask.allowed(c.filters, c.profile)) for c in cases if c.protocol == "A"][:3000]
     ids = [it.item_id for it in catalog]
 
     def validate(model: CollabModel) -> float:  # held-out NDCG@10 of the learned part alone
-        model = model.aligned(catalog)
+        model = model.aligned(catalog, item_emb)
         return float(np.mean([ndcg_of_scores(np.where(a, model.logprobs(c.profile), -np.inf), c.targets, ids)
                               for c, a in validation]))
 
     signals = fit_signals(catalog, view, users, config.collab, validate=validate if config.collab else None,
-                          progress=progress)
+                          progress=progress, item_emb=item_emb)
     prior = ItemPrior(catalog, item_emb, _CachedEncoder(encoder), PriorWeights(), lexical_index=True,
                       **signals.prior_kwargs())
+    phases.mark("signals")
     model_rows = _model_rows(recommender, mask, cases) if with_model else None
+    phases.mark("model scores")
     scores = CaseScores(prior, mask, cases, model_rows, config.exact_items, config.pool, progress)
+    phases.mark("part scores")
 
     by_type: dict[str, list[int]] = {}
     for i, t in enumerate(scores.types):
@@ -243,27 +302,24 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     for t in tqdm(sorted(by_type), desc="weights per request type", disable=not progress):
         idx = by_type[t]
         ref = chosen.get("k3", pooled) if t == LONG else pooled
-        start = None if t == NEW_ITEMS else ref
-        base = float(scores.ndcg(idx, ref[None])[0])
-        w, s = ref, base
-        if len(idx) >= config.min_cases:
-            own, own_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance, start)
-            if t == LONG:  # its targets are new items, unlike the cases `ref` was chosen on: search afresh too
-                alt, alt_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance)
-                own, own_s = (alt, alt_s) if alt_s > own_s else (own, own_s)
-            if start is None or _clearly_better(scores, idx, own, ref, config.min_gain_se):
-                w, s = own, own_s
+        # new items start afresh (the pooled weights are about old items); a long history's targets are new
+        # items, unlike the cases of `ref`, so it also tries afresh
+        w, s, words, s_words = choose_weights(scores, idx, ref, config, start=t != NEW_ITEMS, afresh=t == LONG)
         chosen[t] = w
-        weights[t] = to_type_weights(w)
+        weights[t] = to_type_weights(w, words)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
-        held_out[t] = {"cases": len(idx), "ndcg@10": s, "pooled_ndcg@10": base,
+        held_out[t] = {"cases": len(idx), "ndcg@10": s, "pooled_ndcg@10": float(scores.ndcg(idx, ref[None])[0]),
                        "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
+        if s_words is not None:
+            held_out[t]["ndcg@10_without_demographic_words"] = s_words
+    phases.mark("weight search")
     epochs = signals.learned.epochs if signals.learned is not None else None
-    full = fit_signals(catalog, sequences, users, config.collab, collab_epochs=epochs, progress=progress)
+    full = fit_signals(catalog, sequences, users, config.collab, collab_epochs=epochs, progress=progress,
+                       item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
             "held_out_users": len(held), "held_out_items": len(cold), "cases": len(cases),
-            "collab_epochs": epochs, "with_model": with_model}
+            "collab_epochs": epochs, "with_model": with_model, "seconds": phases.mark("signals on all data")}
     cfg = json.loads(json.dumps(asdict(config)))  # as the manifest file will hold it (lists, not tuples)
     manifest = ShopManifest(weights, held_out, catalog.fingerprint(), data, cfg, time.perf_counter() - t0)
     log.info("fitted shop in %.0f s: %s", manifest.fit_seconds, {t: round(v["ndcg@10"], 4)
@@ -287,6 +343,19 @@ def _model_rows(recommender, mask: CatalogMask, cases: list[Case]) -> list[np.nd
         v = recommender.trie.item_logprobs(edges[p], mask.allowed(c.filters, c.profile))
         rows.append(np.where(np.isfinite(v), v, 0.0))
     return rows
+
+
+class _Phases:
+    """Wall-clock seconds of each phase of a fit, for its manifest (where a shop's fitting time goes)."""
+
+    def __init__(self):
+        self.last, self.seconds = time.perf_counter(), {}
+
+    def mark(self, name: str) -> dict[str, float]:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self.last, 2)
+        self.last = now
+        return self.seconds
 
 
 class _CachedEncoder:
