@@ -6,9 +6,9 @@ held-out case's parts exactly (every item's value of every part, and with an ada
 log-probability of every item from one pass per prompt), and chooses the weights by coordinate ascent over a
 grid: first pooled over all cold-user requests, then for each request type (genrec.data.cases.request_type) with
 enough cases, starting from the pooled weights (a returning user's long history: from those of 3 known items)
-and moving only for a gain. The search starts from the best
-single part, so on its own held-out cases a fitted genrec is never below its best single signal. Then the
-signals are fitted again on all the data. Nothing here is tuned to one shop: the defaults below are the
+and moving only for a gain; a type whose requests carry an occupation is searched again with the occupation
+left out of the text parts. The search starts from the best single part, so on its own held-out cases a fitted
+genrec is never below its best single signal. Then the signals are fitted again on all the data. Nothing here is tuned to one shop: the defaults below are the
 procedure and its search space.
 """
 
@@ -203,10 +203,10 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
         w, s = own, own_s
     if not any(i in scores.alt for i in idx):
         return w, s, True, None
-    quiet, s_words = coordinate_ascent(scores.without_demographic_words(), idx, config.grid, config.passes,
+    wordless, s_words = coordinate_ascent(scores.without_demographic_words(), idx, config.grid, config.passes,
                                        config.tolerance, begin)
     if s_words > s + config.tolerance:
-        return quiet, s_words, False, s_words
+        return wordless, s_words, False, s_words
     return w, s, True, s_words
 
 
