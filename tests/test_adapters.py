@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from genrec import ModelError, Recommender, RecommenderConfig
+from genrec.model.text_ids import tokenizer_fingerprint
 from genrec.ranking.recommender import base_model_id
 
 from .conftest import TINY_CODES
@@ -48,8 +49,43 @@ def test_adapter_for_another_base_model_or_prompt_is_refused(tmp_path, demo, tin
     (folder / "genrec_adapter.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="prompt version"):
         Recommender(demo, adapter=folder, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder)
+    meta = {"base_model": base_model_id(tiny_model), "tokenizer": "0" * 16}  # trained under another tokenization
+    (folder / "genrec_adapter.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="another tokenization"):
+        Recommender(demo, adapter=folder, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder)
+    meta["tokenizer"] = tokenizer_fingerprint(tokenizer)
+    (folder / "genrec_adapter.json").write_text(json.dumps(meta))
+    Recommender(demo, adapter=folder, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder)
     with pytest.raises(ModelError, match="not an adapter folder"):
         Recommender(demo, adapter=tmp_path, config=cfg, model=tiny_model, tokenizer=tokenizer, encoder=encoder)
+
+
+def test_a_wrongly_converted_tokenizer_is_refused():
+    """What transformers 5.17 made of the packaged Gemma's tokenizer: one token per character, no BOS (and 5.18 to
+    5.22: subwords without BOS). Both are refused; subwords opening with BOS pass."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    from genrec.model.base_model import check_converted_tokenizer
+    from genrec.model.text_ids import PROBE
+
+    def build(split, bos: bool):
+        units = sorted(set(split.findall(PROBE)))
+        vocab = {t: i for i, t in enumerate(["<pad>", "<eos>", "<bos>", "<unk>"] + units)}
+        tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Split(Regex(split.pattern), "isolated")
+        if bos:
+            tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 2)])
+        return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                       unk_token="<unk>")
+
+    import re
+
+    check_converted_tokenizer(build(re.compile(r"\w+|[^\w\s]"), True), "ok", "5.25.0")
+    for split, bos, what in ((re.compile("."), False, "57 tokens for 57 characters"),
+                             (re.compile(r"\w+|[^\w\s]"), False, "BOS first: False")):
+        with pytest.raises(ModelError, match=f"transformers 5.17.0 converted .*{what}"):
+            check_converted_tokenizer(build(split, bos), "gemma.gguf", "5.17.0")
 
 
 @pytest.mark.parametrize("damage, match", [

@@ -13,6 +13,7 @@ import torch
 from genrec import GenrecError
 from genrec.data.dataset import load_interactions, write_dataset
 from genrec.model.prompts import PromptShape
+from genrec.model.text_ids import tokenizer_fingerprint
 from genrec.ranking.prior import category_similarity, item_similarity
 from genrec.training.train import TrainConfig, train
 from genrec.training.train_data import DataConfig
@@ -47,6 +48,7 @@ def test_training_moves_lora_and_code_rows_only_and_reloads_identically(shop, tm
     trained = copy.deepcopy(tiny_model)
     out = train(config(shop, tmp_path / "ad"), model=trained, tokenizer=tokenizer, encoder=HashEncoder())
     meta = json.loads((out / "genrec_adapter.json").read_text())
+    assert meta["tokenizer"] == tokenizer_fingerprint(tokenizer)  # what its prompts were cut into
     logs = meta["metrics"]
     assert logs["steps"] == 40 and logs["last_logged_loss"] < logs["first_logged_loss"]  # loss falls
     # the base weights under the adapter did not move; LoRA B matrices (zero at init) did

@@ -66,12 +66,19 @@ def read_metadata(folder: str | Path) -> dict:
     return meta
 
 
-def check_compatible(meta: dict, base_id: str, template_version: str) -> None:
-    """Refuse an adapter trained on another base model or prompt, with a message saying which."""
+def check_compatible(meta: dict, base_id: str, template_version: str, tokenizer: str | None = None) -> None:
+    """Refuse an adapter trained on another base model, tokenization (`tokenizer`: the loaded tokenizer's
+    genrec.model.text_ids.tokenizer_fingerprint; adapters written before it was recorded are not checked) or
+    prompt, with a message saying which."""
     want = meta.get("base_model")
     if want and want != base_id:
         raise ModelError(f"this adapter was trained on base model {want!r}, but {base_id!r} is loaded; "
                          "pass the matching base_model")
+    tok = meta.get("tokenizer")
+    if tok and tokenizer and tok != tokenizer:
+        raise ModelError(f"this adapter was trained under another tokenization of its prompts (tokenizer "
+                         f"{tok}, loaded {tokenizer}): the base model's tokenizer files differ from those it "
+                         "was trained with (another transformers release converted them?)")
     tv = meta.get("prompt_template_version")
     if tv and tv != template_version:
         raise ModelError(f"this adapter was trained with prompt version {tv}, but prompts/recommend.j2 is "

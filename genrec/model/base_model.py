@@ -111,20 +111,27 @@ def resolve_model_dir(path: str | None = None, cache_dir: Path | None = None) ->
     return target
 
 
-def _convert_gguf(gguf: Path, target: Path) -> None:
+def _convert_gguf(gguf: Path, target: Path, tokenizer_from: Path | None = None) -> None:
     """Dequantize a GGUF once and save it as an ordinary HF checkpoint, atomically: the checkpoint is
-    written to a temporary folder beside the target and renamed, so a killed run leaves no half cache."""
+    written to a temporary folder beside the target and renamed, so a killed run leaves no half cache.
+    `tokenizer_from`: a folder with this GGUF's tokenizer as a good conversion made it, to use instead of
+    converting it here (a machine whose transformers converts it wrongly: benchmarks/gpu/convert.py)."""
     with atomic_folder(target, done_marker="config.json") as tmp:
-        _write_checkpoint(gguf, tmp)
+        _write_checkpoint(gguf, tmp, tokenizer_from)
 
 
-def _write_checkpoint(gguf: Path, out: Path) -> None:
+def _write_checkpoint(gguf: Path, out: Path, tokenizer_from: Path | None = None) -> None:
     import torch
+    import transformers
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     with tqdm(total=3, desc=f"genrec: converting {gguf.name} once (cached)", unit="step") as bar:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        if tokenizer_from is None:
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_from))
+        check_converted_tokenizer(tokenizer, tokenizer_from or gguf, transformers.__version__)
         bar.update()
         model = AutoModelForCausalLM.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
@@ -138,6 +145,21 @@ def _write_checkpoint(gguf: Path, out: Path) -> None:
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
         bar.update()
+
+
+def check_converted_tokenizer(tokenizer, source, converted_by: str) -> None:
+    """A GGUF's tokenizer as transformers converted it must cut text into subwords and open with BOS. Not every
+    transformers release does: 5.17 made the packaged Gemma's a character-level tokenizer without BOS, 5.18 to
+    5.22 one without BOS (benchmarks/gpu/README.md), and a model then reads prompts unlike any it was trained on,
+    with no error anywhere. Refuse such a conversion, cached or new."""
+    from .text_ids import PROBE
+
+    ids = tokenizer(PROBE)["input_ids"]
+    bos = tokenizer.bos_token_id
+    if len(ids) > len(PROBE) / 2 or (bos is not None and ids[:1] != [bos]):
+        raise ModelError(f"{source}: transformers {converted_by} converted this GGUF's tokenizer wrongly "
+                         f"({len(ids)} tokens for {len(PROBE)} characters, BOS first: {ids[:1] == [bos]}); install "
+                         "transformers>=5.23 (and remove a converted folder, to convert it again)")
 
 
 def load_base_model(config: BaseModelConfig = BaseModelConfig()):
@@ -159,6 +181,8 @@ def load_base_model(config: BaseModelConfig = BaseModelConfig()):
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
     except (OSError, ValueError) as e:
         raise ModelError(f"cannot load a causal LM from {model_dir}: {e}") from e
+    if model_dir.parent == cache_root() / "base":  # converted here from a GGUF, perhaps by an older transformers
+        check_converted_tokenizer(tokenizer, model_dir, getattr(model.config, "transformers_version", "?"))
     if config.quantization == "none":
         model.to(device)
     model.eval()

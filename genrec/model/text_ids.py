@@ -48,3 +48,16 @@ def special_ids(tokenizer) -> set[int]:
     added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
     return (set(tokenizer.all_special_ids) | {i for i, t in added.items() if t.content.strip()}) - {
         tokenizer.unk_token_id}
+
+
+PROBE = "A stainless steel water bottle for trail running, 750 ml."  # ordinary text every tokenizer meets
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """What a prompt becomes under this tokenizer: a hash of a probe sentence's token IDs (BOS included) and the
+    vocabulary size. An adapter records it, so one trained under another tokenization (another converter, a
+    changed tokenizer file) is refused instead of reading prompts it never saw."""
+    import hashlib
+
+    ids = encode(tokenizer, PROBE)
+    return hashlib.sha256(f"{len(tokenizer)}:{ids}".encode()).hexdigest()[:16]

@@ -22,7 +22,7 @@ from ..model.base_model import BaseModelConfig, cache_root, load_base_model
 from ..model.embed import Encoder, default_encoder, encode_catalog
 from ..model.item_ids import END, CodeConfig, ItemCodes, reserved_token_ids
 from ..model.prompts import PromptShape, template_version
-from ..model.text_ids import encode
+from ..model.text_ids import encode, tokenizer_fingerprint
 from .contract import (
     CatalogMask,
     Filters,
@@ -129,7 +129,8 @@ class Recommender:
         codes = None
         if adapter is not None:
             self.adapter_meta = adapters.read_metadata(adapter)
-            adapters.check_compatible(self.adapter_meta, base_model_id(model), template_version("recommend"))
+            adapters.check_compatible(self.adapter_meta, base_model_id(model), template_version("recommend"),
+                                      tokenizer_fingerprint(tokenizer))
             if (Path(adapter) / "codes.json").exists():
                 try:
                     codes = ItemCodes.load(adapter)

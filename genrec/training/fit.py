@@ -8,8 +8,8 @@ grid: first pooled over all cold-user requests, then for each request type (genr
 enough cases, starting from the pooled weights (a returning user's long history: from those of 3 known items)
 and moving only for a gain; a type whose requests carry an occupation is searched again with the occupation
 left out of the text parts. The search starts from the best single part, so on its own held-out cases a fitted
-genrec is never below its best single signal. Then the signals are fitted again on all the data. Nothing here is tuned to one shop: the defaults below are the
-procedure and its search space.
+genrec is never below its best single signal. Then the signals are fitted again on all the data. Nothing here
+is tuned to one shop: the defaults below are the procedure and its search space.
 """
 
 from __future__ import annotations

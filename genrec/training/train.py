@@ -30,7 +30,7 @@ from ..model.base_model import BaseModelConfig, cpu_has_bf16, load_base_model, s
 from ..model.embed import default_encoder, encode_catalog
 from ..model.item_ids import CodeConfig, ItemCodes, reserved_token_ids
 from ..model.prompts import template_version
-from ..model.text_ids import encode
+from ..model.text_ids import encode, tokenizer_fingerprint
 from ..ranking.shop import save_shop
 from ..ranking.signals import fit_signals, save_signals
 from .fit import FitConfig, fit_shop, split_holdout
@@ -248,7 +248,8 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     with atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         codes.save(tmp)
-        meta = {"base_model": base_model_id(model.get_base_model()), "prompt_template": "recommend",
+        meta = {"base_model": base_model_id(model.get_base_model()), "tokenizer": tokenizer_fingerprint(tokenizer),
+                "prompt_template": "recommend",
                 "prompt_template_version": template_version("recommend"), "codes": asdict(config.codes),
                 "encoder": encoder.name, "catalog_fingerprint": catalog.fingerprint(), "catalog_items": len(catalog),
                 "training_data": summary, "data_config": asdict(config.data),
