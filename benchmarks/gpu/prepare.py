@@ -3,7 +3,8 @@
 The machine has no network, no MiniLM package, no copy of the base model and no bitsandbytes, and one call
 carries at most 64 MiB together with the working tree (benchmarks/gpu/README.md). So:
 - item-text embeddings of the demo and (given) Amazon catalogs (`StagedEncoder` serves them there, so the
-  item codes are exactly the local ones) and a copy of that dataset, in `.gpu/data`;
+  item codes are exactly the local ones), a copy of that dataset and the base's tokenizer as converted here
+  (convert.py says why), in `.gpu/data`;
 - the wheels of gguf and peft and a copy of bitsandbytes with only its CUDA 13 libraries, in `.gpu/pkg`;
 - all of it with the packaged GGUF as one tar cut into `.gpu/c1`, `.gpu/c2`, ... of at most `--chunk-mb` each
   (one per call; the working tree travels too, so a chunk is 64 MiB less the tree).
@@ -37,6 +38,18 @@ def save_embeddings(catalog_path: Path, name: str) -> None:
     np.savez_compressed(GPU / "data" / f"{name}_emb.npz", texts=np.array([it.text() for it in catalog], dtype=object),
                         vecs=vecs.astype(np.float32), encoder=np.array(enc.name))
     print(f"{name}: {len(catalog)} items embedded")
+
+
+def stage_tokenizer() -> None:
+    """The base's tokenizer files as this machine's transformers converted them (checked by
+    check_converted_tokenizer): the GPU machine's release converts them wrongly (convert.py)."""
+    from genrec.model.base_model import resolve_model_dir
+
+    src, dst = resolve_model_dir(), GPU / "data" / "tokenizer"
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        if f.name.startswith(("tokenizer", "special_tokens", "chat_template")):
+            shutil.copy(f, dst / f.name)
 
 
 def stage_packages() -> None:
@@ -94,6 +107,7 @@ def main() -> None:
         for f in ("items.jsonl", "interactions.jsonl", "splits.json"):
             shutil.copy(Path(args.amazon) / f, dst / f)
         save_embeddings(dst / "items.jsonl", "amazon")
+    stage_tokenizer()
     stage_packages()
     stage_chunks(args.chunk_mb)
 
