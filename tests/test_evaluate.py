@@ -216,3 +216,19 @@ def test_report_pairs_each_llm_adapter_system_with_the_same_llm_without_it():
     assert (t["system"], t["without"], t["cases"]) == ("llm+adapter", "llm", 6)
     assert t["mean_diff"] == pytest.approx(0.05)
     assert adapter_tests(Run(rows), summary[1:]) == []
+
+
+def test_report_pairs_each_genrec_system_with_the_best_other_system_of_the_cell():
+    from genrec.evaluation.evaluate import Run
+    from genrec.evaluation.report import genrec_tests
+
+    rows, summary = [], []
+    for system, base in (("llm", 0.3), ("llm+adapter", 0.2), ("tfidf", 0.25), ("popularity", 0.1)):
+        for u in range(6):
+            rows.append({"system": system, "protocol": "B", "setting": "full", "user": f"u{u}",
+                         "ndcg@10": base + u / 100})
+        summary.append({"protocol": "B", "setting": "full", "system": system, "ndcg@10": base + 0.025})
+    tests = genrec_tests(Run(rows), summary)
+    assert [(t["system"], t["other"]) for t in tests] == [("llm", "tfidf"), ("llm+adapter", "tfidf")]
+    assert tests[0]["mean_diff"] == pytest.approx(0.05) and tests[0]["ratio"] == pytest.approx(0.325 / 0.275)
+    assert genrec_tests(Run(rows), [s for s in summary if s["system"].startswith("llm")]) == []

@@ -77,9 +77,10 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
         tests.append({"protocol": protocol, "setting": setting, "best": best["system"],
                       "runner_up": second["system"], **t})
     adapter = adapter_tests(run, summary)
+    versus = genrec_tests(run, summary)
     (out / "report.json").write_text(json.dumps({"dataset": data.name, "systems": systems, "command": command,
                                                  "summary": summary, "paired_tests": tests,
-                                                 "adapter_tests": adapter}, indent=2))
+                                                 "genrec_tests": versus, "adapter_tests": adapter}, indent=2))
     plots = _plots(summary, out)
     md = [f"# genrec eval: {data.name}", "", f"Command: `{command}`", "",
           "Mean over users ± standard error. Protocol A ranks the whole catalog minus the seed pool; protocol B "
@@ -99,6 +100,13 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
                "| --- | --- | --- | --- | --- | --- | --- |"]
         md += [f"| {t['protocol']} | {t['setting']} | {t['best']} | {t['runner_up']} | {t['mean_diff']:+.4f} | "
                f"{t['t_test_p']:.3g} | {t['wilcoxon_p']:.3g} |" for t in tests]
+    if versus:
+        md += ["", "## genrec against the best other system of each cell (paired, NDCG@10, per user)", "",
+               "| protocol | setting | genrec | best other | ratio | mean diff | t-test p | Wilcoxon p |",
+               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        md += [f"| {t['protocol']} | {t['setting']} | {t['system']} {t['mean_a']:.4f} | {t['other']} "
+               f"{t['mean_b']:.4f} | {t['ratio']:.2f} | {t['mean_diff']:+.4f} | {t['t_test_p']:.3g} | "
+               f"{t['wilcoxon_p']:.3g} |" for t in versus]
     if adapter:
         md += ["", "## What the adapter adds (llm+adapter vs llm fitted without it, paired, NDCG@10, per user)", "",
                "| protocol | setting | with adapter | without | mean diff | t-test p | Wilcoxon p |",
@@ -120,6 +128,26 @@ def adapter_tests(run: Run, summary: list[dict]) -> list[dict]:
         if system.startswith("llm+adapter") and (protocol, setting, partner) in cells:
             t = paired_test(_rows(run, system, protocol, setting), _rows(run, partner, protocol, setting))
             out.append({"protocol": protocol, "setting": setting, "system": system, "without": partner, **t})
+    return out
+
+
+def genrec_tests(run: Run, summary: list[dict]) -> list[dict]:
+    """Paired tests of each genrec system (llm, llm+adapter, llm:<diversity>...) against the best other system
+    (baselines, peers) of each (protocol, setting): the comparison a shop cares about."""
+    out = []
+    for protocol, setting in sorted({(s["protocol"], s["setting"]) for s in summary}):
+        rows = [s for s in summary if (s["protocol"], s["setting"]) == (protocol, setting)]
+        others = [s for s in rows if not s["system"].startswith("llm")]
+        if not others:
+            continue
+        best = max(others, key=lambda s: s["ndcg@10"])
+        for s in rows:
+            if s["system"].startswith("llm"):
+                t = paired_test(_rows(run, s["system"], protocol, setting),
+                                _rows(run, best["system"], protocol, setting))
+                ratio = t["mean_a"] / t["mean_b"] if t["mean_b"] else float("inf")
+                out.append({"protocol": protocol, "setting": setting, "system": s["system"],
+                            "other": best["system"], "ratio": ratio, **t})
     return out
 
 
