@@ -1,6 +1,7 @@
 """Shop fitting: the demographic and learned parts, the per-request-type weight search, the shop folder."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -128,8 +129,8 @@ def test_learned_models_content_part_scores_new_items_by_what_their_text_says():
     emb = HashEncoder().encode([it.text() for it in cat])
     rows = np.array([cat.index[i] for i in sorted(new)])
     for text in (False, True):
-        model = fit_collab(cat, logs, users, CollabConfig(dim=16, text=text), epochs=30, progress=False,
-                           item_emb=emb)
+        model = fit_collab(cat, logs, users, CollabConfig(dim=16, text=text, id_dropout=0.25), epochs=30,
+                           progress=False, item_emb=emb)
         assert set(model.item_ids) == {it.item_id for it in cat} - new  # new items are not softmax classes
         v = model.aligned(cat, emb).logprobs(UserProfile(gender="female", age=25))[rows]
         top = [sorted(new)[int(i)] for i in np.argsort(-v)[:2]]
@@ -310,3 +311,14 @@ def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(t
     rec.use_shop(shop)
     returning = UserProfile(recent_items=seqs["u0"][:5])
     assert rec.weights_for(returning, False).prior == shop.manifest.weights["long"].prior
+
+
+def test_fit_keeps_the_learned_model_design_that_scores_best_on_held_out_users():
+    cat, seqs, users = synthetic_shop(True, n_users=200)
+    designs = (CollabConfig(dim=8, max_epochs=3), CollabConfig(dim=8, max_epochs=3, text=True, id_dropout=0.25))
+    config = FitConfig(collab=designs[0], collab_alternatives=designs[1:], max_holdout_users=60, holdout_share=0.3,
+                       min_cases=30)
+    data = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False).manifest.data
+    scores = data["collab_held_out_ndcg@10"]
+    assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
+    assert data["collab"] == json.loads(json.dumps(asdict(designs[int(np.argmax(scores))])))

@@ -2,11 +2,12 @@
 
 Two towers, as LightFM's hybrid factorisation: a user is the mean embedding of its tokens (demographic values,
 stated-interest categories, known items); an item is its ID embedding plus its content part (the mean
-embedding of its feature tokens, category levels and brand, plus a linear map of its text embedding); the
-score is their dot product plus an item bias (an ID bias plus a linear map of the text). The ID part is
-hidden for a random share of items in each step (as DropoutNet hides preference inputs), so the content part
-learns to stand alone: an item with no user in the logs (a new item) is scored by its content part, what the
-shop's logs say people like this user take in items that read like it.
+embedding of its feature tokens, category levels and brand, and with `text` a linear map of its text
+embedding); the score is their dot product plus an item bias (an ID bias, with `text` plus a linear map of the
+text). With `id_dropout` the ID part is hidden for a random share of items in each step (as DropoutNet hides
+preference inputs), so the content part learns to stand alone. An item with no user in the logs (a new item)
+is scored by its content part. Which design serves a shop is the fit's choice (FitConfig.collab_alternatives):
+it trains each and keeps the best on its held-out users.
 
 Unlike LightFM's WARP it is trained with a full softmax over the catalog on cold-start examples drawn like
 protocol A (0-3 known items, interests half the time, demographics dropped in a quarter of them and else each
@@ -46,8 +47,8 @@ class CollabConfig:
     min_count: int = 2  # user tokens (other than items) seen fewer times are dropped
     demographic_keep: float = 0.8  # chance each demographic value stays in a training example
     demographic_drop_all: float = 0.25  # chance an example has none (requests that come without demographics)
-    text: bool = True  # the content part reads the item's text embedding (when the caller gives embeddings)
-    id_dropout: float = 0.25  # chance an item's ID part is hidden in a step, so the content part stands alone
+    text: bool = False  # the content part also reads the item's text embedding (when the caller gives embeddings)
+    id_dropout: float = 0.0  # chance an item's ID part is hidden in a step, so the content part learns to stand alone
     seed: int = 0
 
     def __post_init__(self):

@@ -20,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -30,7 +30,7 @@ from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..errors import GenrecError
 from ..evaluation.metrics import ndcg_of_scores
-from ..ranking.collab import CollabConfig, CollabModel
+from ..ranking.collab import CollabConfig, CollabModel, fit_collab
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights
 from ..ranking.shop import DEFAULT, Shop, ShopManifest, TypeWeights
@@ -60,6 +60,9 @@ class FitConfig:
     pool: int = 200
     demographics_variants: bool = True  # also hold out each request without the user's demographics
     collab: CollabConfig | None = field(default_factory=CollabConfig)  # None: no learned collaborative model
+    # Other designs of the learned model, each trained too; the one whose learned part alone scores best on the
+    # held-out users is kept. The default tries the text map with hidden IDs (new items scored by their text).
+    collab_alternatives: tuple[CollabConfig, ...] = (CollabConfig(text=True, id_dropout=0.25),)
     seed: int = 2024
 
     def __post_init__(self):
@@ -282,6 +285,14 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
 
     signals = fit_signals(catalog, view, users, config.collab, validate=validate if config.collab else None,
                           progress=progress, item_emb=item_emb)
+    collab, collab_scores = config.collab, []
+    if signals.learned is not None:
+        collab_scores.append(validate(signals.learned))
+        for alt in config.collab_alternatives:
+            model = fit_collab(catalog, view, users, alt, validate=validate, progress=progress, item_emb=item_emb)
+            collab_scores.append(validate(model) if model is not None else -np.inf)
+            if collab_scores[-1] > max(collab_scores[:-1]):
+                collab, signals = alt, replace(signals, learned=model)
     prior = ItemPrior(catalog, item_emb, _CachedEncoder(encoder), PriorWeights(), lexical_index=True,
                       **signals.prior_kwargs())
     phases.mark("signals")
@@ -315,11 +326,13 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
             held_out[t]["ndcg@10_without_demographic_words"] = s_words
     phases.mark("weight search")
     epochs = signals.learned.epochs if signals.learned is not None else None
-    full = fit_signals(catalog, sequences, users, config.collab, collab_epochs=epochs, progress=progress,
+    full = fit_signals(catalog, sequences, users, collab, collab_epochs=epochs, progress=progress,
                        item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
             "held_out_users": len(held), "held_out_items": len(cold), "cases": len(cases),
-            "collab_epochs": epochs, "with_model": with_model, "seconds": phases.mark("signals on all data")}
+            "collab_epochs": epochs, "collab": asdict(collab) if collab else None,
+            "collab_held_out_ndcg@10": [float(v) if np.isfinite(v) else None for v in collab_scores],
+            "with_model": with_model, "seconds": phases.mark("signals on all data")}
     cfg = json.loads(json.dumps(asdict(config)))  # as the manifest file will hold it (lists, not tuples)
     manifest = ShopManifest(weights, held_out, catalog.fingerprint(), data, cfg, time.perf_counter() - t0)
     log.info("fitted shop in %.0f s: %s", manifest.fit_seconds, {t: round(v["ndcg@10"], 4)
