@@ -34,7 +34,7 @@ def test_killed_conversion_leaves_no_cache_and_a_finished_one_is_reused(tmp_path
     gguf.write_bytes(b"GGUF fake")
     calls = []
 
-    def crash(src, out):
+    def crash(src, out, tokenizer_from=None):
         (out / "model.safetensors").write_bytes(b"half")
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-write
 
@@ -43,7 +43,7 @@ def test_killed_conversion_leaves_no_cache_and_a_finished_one_is_reused(tmp_path
         bm.resolve_model_dir(str(gguf), cache_dir=tmp_path / "c")
     assert list((tmp_path / "c" / "base").iterdir()) == []  # neither the target nor a temp folder
 
-    def finish(src, out):
+    def finish(src, out, tokenizer_from=None):
         calls.append(src)
         (out / "config.json").write_text("{}")
 
