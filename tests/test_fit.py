@@ -1,7 +1,7 @@
 """Shop fitting: the demographic and learned parts, the per-request-type weight search, the shop folder."""
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -65,6 +65,17 @@ def test_fit_gives_demographics_weight_only_where_they_decide_taste():
             assert held["ndcg@10"] > 2 * held["alone"]["popularity"]
         else:
             assert w.prior.demographic == 0.0
+
+
+def test_held_out_cases_are_capped_by_holding_out_fewer_users():
+    cat, seqs, users = synthetic_shop(True)
+    free = fit_shop(cat, seqs, users, FAST, encoder=HashEncoder(), progress=False).manifest.data
+    capped = fit_shop(cat, seqs, users, replace(FAST, max_cases=free["cases"] // 2),
+                      encoder=HashEncoder(), progress=False).manifest.data
+    assert capped["cases"] <= free["cases"] // 2 < free["cases"]
+    assert capped["held_out_users"] < free["held_out_users"]
+    with pytest.raises(GenrecError):
+        FitConfig(max_cases=0)
 
 
 def test_fit_keeps_the_occupation_in_the_text_parts_only_where_it_helps():

@@ -31,6 +31,7 @@ from ..data.dataset import Dataset
 from ..errors import GenrecError
 from ..evaluation.metrics import ndcg_of_scores
 from ..ranking.collab import CollabConfig, CollabModel, fit_collab
+from ..ranking.content import profile_words
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights
 from ..ranking.shop import DEFAULT, Shop, ShopManifest, TypeWeights
@@ -46,6 +47,10 @@ UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the
 class FitConfig:
     holdout_share: float = 0.2  # of the users with more than 3 items
     max_holdout_users: int = 1000
+    # At most this many held-out cases: fewer held-out users where each brings more cases (a users file with
+    # demographics doubles them). Scoring the parts and the weight search take time in proportion to the
+    # cases, so this bounds what a fit costs (benchmarks/results/fit_cost.md).
+    max_cases: int = 10_000
     max_model_users: int = 150  # held-out users when an adapter's model scores them (model passes are dear)
     cold_item_share: float = 0.1  # of the items with >= min_item_users users, held out as new items
     min_item_users: int = 5
@@ -70,7 +75,8 @@ class FitConfig:
             raise GenrecError("holdout_share must be within (0, 1) and cold_item_share within [0, 1)")
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
-        for name in ("max_holdout_users", "max_model_users", "min_item_users", "passes", "min_cases", "pool"):
+        for name in ("max_holdout_users", "max_cases", "max_model_users", "min_item_users", "passes", "min_cases",
+                     "pool"):
             if getattr(self, name) < 1:
                 raise GenrecError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)!r}")
 
@@ -261,15 +267,18 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     if len(held) < 10:
         raise GenrecError(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
                           "(the logs need more users)")
-    held_set = set(held)
-    view = {u: [i for i in s if i not in cold] for u, s in sequences.items() if u not in held_set}
-    view = {u: s for u, s in view.items() if s}
     cases = cold_user_cases(catalog, sequences, users, held,
                             demographics_variants=(True, False) if config.demographics_variants else (True,))
     # New items alone, and mixed into the whole catalog for returning users (a warm history longer than 3
     # items: request type "long"); a shorter one reads as a cold-start request, which protocol A's cases cover.
     cases += [c for c in cold_item_cases(sequences, held, cold)
               if c.setting == "cold-only" or len(c.profile.recent_items) > 3]
+    if len(cases) > config.max_cases:  # a seeded share of the held-out users; the others go back to training
+        keep = set(random.Random(config.seed).sample(held, len(held) * config.max_cases // len(cases)))
+        held, cases = [u for u in held if u in keep], [c for c in cases if c.user in keep]
+    held_set = set(held)
+    view = {u: [i for i in s if i not in cold] for u, s in sequences.items() if u not in held_set}
+    view = {u: s for u, s in view.items() if s}
     encoder = encoder or (recommender.encoder if recommender is not None else default_encoder())
     item_emb = recommender.prior.item_emb if recommender is not None else encode_catalog(catalog, encoder)
     mask = CatalogMask(catalog)
@@ -293,8 +302,9 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
             collab_scores.append(validate(model) if model is not None else -np.inf)
             if collab_scores[-1] > max(collab_scores[:-1]):
                 collab, signals = alt, replace(signals, learned=model)
-    prior = ItemPrior(catalog, item_emb, _CachedEncoder(encoder), PriorWeights(), lexical_index=True,
-                      **signals.prior_kwargs())
+    cached = _CachedEncoder(encoder)
+    cached.encode(_case_texts(cases))  # in one batched call: case by case, the encoder ran on one text at a time
+    prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True, **signals.prior_kwargs())
     phases.mark("signals")
     model_rows = _model_rows(recommender, mask, cases) if with_model else None
     phases.mark("model scores")
@@ -371,6 +381,18 @@ class _Phases:
         return self.seconds
 
 
+def _case_texts(cases: Sequence[Case]) -> list[str]:
+    """The distinct texts the text part encodes for these cases (each profile's words, also without the
+    occupation where it has one: CaseScores scores both)."""
+    texts = {}
+    for c in cases:
+        for p in (c.profile, replace(c.profile, occupation=None)) if c.profile.occupation else (c.profile,):
+            words = "; ".join(profile_words(p))
+            if words:
+                texts[words] = None
+    return list(texts)
+
+
 class _CachedEncoder:
     """The encoder with a memory of the texts it encoded: held-out cases repeat the same interests."""
 
@@ -381,7 +403,7 @@ class _CachedEncoder:
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if todo:
             self.cache.update(zip(todo, self.encoder.encode(todo)))
-        return np.stack([self.cache[t] for t in texts])
+        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
 
 def fitted_recommender(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping],
