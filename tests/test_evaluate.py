@@ -232,3 +232,30 @@ def test_report_pairs_each_genrec_system_with_the_best_other_system_of_the_cell(
     assert [(t["system"], t["other"]) for t in tests] == [("llm", "tfidf"), ("llm+adapter", "tfidf")]
     assert tests[0]["mean_diff"] == pytest.approx(0.05) and tests[0]["ratio"] == pytest.approx(0.325 / 0.275)
     assert genrec_tests(Run(rows), [s for s in summary if s["system"].startswith("llm")]) == []
+
+
+def test_report_keeps_each_fitted_genrec_systems_manifest(tmp_path, monkeypatch):
+    """fits.json holds the manifest of every fitted genrec system per protocol: the weights the fit chose (a
+    model weight of 0 says the adapter added nothing there) beside the numbers they produced."""
+    from types import SimpleNamespace
+
+    from genrec.evaluation import systems
+
+    class Fitted:  # a baseline standing in for a fitted genrec: the manifest is what the report must keep
+        def __init__(self, view):
+            self.inner = Popularity.fit(view)
+            manifest = {"users": len(view.sequences)}
+            self.shop = SimpleNamespace(manifest=SimpleNamespace(to_dict=lambda: manifest))
+
+        def rank_batch(self, *args):
+            return self.inner.rank_batch(*args)
+
+    data = tiny_dataset(tmp_path)
+    monkeypatch.setitem(systems.SYSTEMS, "llm", lambda view, **_: Fitted(view))
+    run = evaluate(data, ["popularity", "llm"], EvalConfig())
+    write_report(run, data, tmp_path / "out", ["popularity", "llm"], "test")
+    fits = json.loads((tmp_path / "out" / "fits.json").read_text())
+    assert set(fits) == {"llm A", "llm B"}
+    assert fits["llm A"]["users"] < fits["llm B"]["users"]  # A fits on the training users, B on everyone
+    write_report(evaluate(data, ["popularity"], EvalConfig()), data, tmp_path / "base", ["popularity"], "test")
+    assert not (tmp_path / "base" / "fits.json").exists()

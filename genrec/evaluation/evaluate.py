@@ -21,6 +21,9 @@ CUTOFFS = (10, 20)
 @dataclass
 class Run:
     per_user: list[dict] = field(default_factory=list)  # one row per (system, case)
+    # each fitted genrec system's shop manifest ("llm A": weights per request type, held-out NDCG), so a
+    # report shows the weight the fit gave the model where the adapter adds nothing
+    fits: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def evaluate(data: Dataset, systems: list[str], cfg: EvalConfig | None = None, a
         cases = protocol_a(data, cfg) if protocol == "A" else protocol_b(data, cfg)
         for name in systems:
             system = build_system(name, training_view(data, protocol), adapter, fit_config)
+            if getattr(system, "shop", None) is not None:
+                run.fits[f"{name} {protocol}"] = system.shop.manifest.to_dict()
             for label, div in variants.items() if name in LLM_SYSTEMS else [(None, None)]:
                 if name in LLM_SYSTEMS and div is not None:
                     system.config = replace(system.config, diversity=div)

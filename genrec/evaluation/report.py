@@ -60,9 +60,12 @@ def paired_test(a: list[dict], b: list[dict], metric: str = "ndcg@10") -> dict:
 
 
 def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], command: str) -> Path:
-    """report.md, report.json, per_user.jsonl and plots in `out`."""
+    """report.md, report.json, per_user.jsonl, fits.json (each fitted genrec system's manifest) and plots in
+    `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if run.fits:
+        (out / "fits.json").write_text(json.dumps(run.fits, indent=2))
     summary = summarize(run, data)
     with (out / "per_user.jsonl").open("w") as f:
         for r in run.per_user:

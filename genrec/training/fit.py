@@ -47,7 +47,7 @@ UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the
 class FitConfig:
     holdout_share: float = 0.2  # of the users with more than 3 items
     max_holdout_users: int = 1000
-    # At most this many held-out cases: fewer held-out users where each brings more cases (a users file with
+    # About this many held-out cases at most: fewer held-out users where each brings more cases (a users file with
     # demographics doubles them). Scoring the parts and the weight search take time in proportion to the
     # cases, so this bounds what a fit costs (benchmarks/results/fit_cost.md).
     max_cases: int = 10_000
