@@ -303,11 +303,13 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
             if collab_scores[-1] > max(collab_scores[:-1]):
                 collab, signals = alt, replace(signals, learned=model)
     cached = _CachedEncoder(encoder)
-    cached.encode(_case_texts(cases))  # in one batched call: case by case, the encoder ran on one text at a time
     prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True, **signals.prior_kwargs())
     phases.mark("signals")
     model_rows = _model_rows(recommender, mask, cases) if with_model else None
     phases.mark("model scores")
+    texts = _case_texts(cases)
+    if texts:  # in one batched call: case by case, the encoder ran on one text at a time
+        cached.encode(texts)
     scores = CaseScores(prior, mask, cases, model_rows, config.exact_items, config.pool, progress)
     phases.mark("part scores")
 
@@ -403,7 +405,7 @@ class _CachedEncoder:
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if todo:
             self.cache.update(zip(todo, self.encoder.encode(todo)))
-        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self.cache[t] for t in texts])
 
 
 def fitted_recommender(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping],
