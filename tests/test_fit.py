@@ -300,19 +300,25 @@ def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypat
 
 
 def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(tiny_model, tokenizer):
-    """A returning user (more than 3 known items) is its own request type, fitted on held-out users' warm
-    histories with their held-out items as targets, ranked among the whole catalog; a Recommender uses those
-    weights for such a request, and a shop without them falls back to 3 known items."""
+    """A returning user (more than 3 known items) is its own request type, fitted as protocol B scores it: users
+    outside the held-out cold-start users, their old items (in the training logs) as the history and their
+    held-out items as targets, ranked among the whole catalog; a Recommender uses those weights for such a
+    request, and a shop without them falls back to 3 known items."""
     from genrec import Recommender, RecommenderConfig
     from genrec.data.cases import cold_item_cases
-    from genrec.training.fit import split_holdout
+    from genrec.training.fit import item_case_users, split_holdout
 
     cat, seqs, users = synthetic_shop(False)
-    config = FitConfig(collab=None, max_holdout_users=200, holdout_share=0.5, min_cases=20, cold_item_share=0.25)
+    config = FitConfig(collab=None, max_holdout_users=200, holdout_share=0.5, min_cases=20, cold_item_share=0.25,
+                       max_item_case_users=60)
     shop = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False)
     held_users, held_items = split_holdout(cat, seqs, config)
-    expected = [c for c in cold_item_cases(seqs, held_users, held_items)
+    item_users = item_case_users(seqs, held_items, set(held_users), 60, config.seed)
+    assert len(item_users) == 60 and not set(item_users) & set(held_users)
+    assert all(held_items & set(seqs[u]) and set(seqs[u]) - held_items for u in item_users)
+    expected = [c for c in cold_item_cases(seqs, item_users, held_items)
                 if c.setting == "full" and len(c.profile.recent_items) > 3]
+    assert shop.manifest.data["item_case_users"] == 60
     held = shop.manifest.held_out["long"]
     assert held["cases"] == len(expected) >= 20
     assert held["ndcg@10"] >= held["pooled_ndcg@10"]  # the search starts from the weights of 3 known items

@@ -52,6 +52,10 @@ class FitConfig:
     # cases, so this bounds what a fit costs (benchmarks/results/fit_cost.md).
     max_cases: int = 10_000
     max_model_users: int = 150  # held-out users when an adapter's model scores them (model passes are dear)
+    # Users whose new-item cases (new items alone; mixed in after a long history) are scored: as protocol B
+    # draws them, users who took a held-out item, their other items staying in the training logs. Drawn apart
+    # from the held-out cold-start users, so these request types are fitted on many more cases.
+    max_item_case_users: int = 1000
     cold_item_share: float = 0.1  # of the items with >= min_item_users users, held out as new items
     min_item_users: int = 5
     grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
@@ -75,8 +79,8 @@ class FitConfig:
             raise GenrecError("holdout_share must be within (0, 1) and cold_item_share within [0, 1)")
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
-        for name in ("max_holdout_users", "max_cases", "max_model_users", "min_item_users", "passes", "min_cases",
-                     "pool"):
+        for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "min_item_users",
+                     "passes", "min_cases", "pool"):
             if getattr(self, name) < 1:
                 raise GenrecError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)!r}")
 
@@ -247,6 +251,18 @@ def split_holdout(catalog: Catalog, sequences: Mapping[str, Sequence[str]], conf
     return held, set(rng.sample(items, int(config.cold_item_share * len(items))))
 
 
+def item_case_users(sequences: Mapping[str, Sequence[str]], cold: set[str], held: set[str], n: int,
+                    seed: int) -> list[str]:
+    """A seeded sample of `n` users who took a held-out item and an old one, outside the held-out cold-start users
+    (`held`): as in protocol B, their old items stay in the training logs, and only the held-out items leave."""
+    eligible = sorted(u for u, s in sequences.items() if u not in held and cold & set(s) and set(s) - cold)
+    return sorted(random.Random(seed + 1).sample(eligible, min(n, len(eligible))))
+
+
+def _share(users: Sequence[str], share: float, seed: int) -> list[str]:
+    return random.Random(seed).sample(list(users), max(int(len(users) * share), 1)) if users else []
+
+
 def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] | None = None,
              config: FitConfig = FitConfig(), recommender=None, encoder=None, progress: bool = True,
              holdout: tuple[Sequence[str], set[str]] | None = None) -> Shop:
@@ -267,16 +283,23 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     if len(held) < 10:
         raise GenrecError(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
                           "(the logs need more users)")
-    cases = cold_user_cases(catalog, sequences, users, held,
-                            demographics_variants=(True, False) if config.demographics_variants else (True,))
+    held_set = set(held)
     # New items alone, and mixed into the whole catalog for returning users (a warm history longer than 3
     # items: request type "long"); a shorter one reads as a cold-start request, which protocol A's cases cover.
-    cases += [c for c in cold_item_cases(sequences, held, cold)
-              if c.setting == "cold-only" or len(c.profile.recent_items) > 3]
-    if len(cases) > config.max_cases:  # a seeded share of the held-out users; the others go back to training
-        keep = set(random.Random(config.seed).sample(held, len(held) * config.max_cases // len(cases)))
-        held, cases = [u for u in held if u in keep], [c for c in cases if c.user in keep]
-    held_set = set(held)
+    item_users = item_case_users(sequences, cold, held_set,
+                                 config.max_model_users if with_model else config.max_item_case_users, config.seed)
+    item_cases = [c for c in cold_item_cases(sequences, item_users, cold)
+                  if c.setting == "cold-only" or len(c.profile.recent_items) > 3]
+    cases = cold_user_cases(catalog, sequences, users, held,
+                            demographics_variants=(True, False) if config.demographics_variants else (True,))
+    if len(cases) + len(item_cases) > config.max_cases:  # the same seeded share of each group of users
+        share = config.max_cases / (len(cases) + len(item_cases))
+        keep = set(_share(held, share, config.seed)) | set(_share(item_users, share, config.seed))
+        held, item_users = [u for u in held if u in keep], [u for u in item_users if u in keep]
+        held_set = set(held)  # the others go back to training
+        cases = [c for c in cases if c.user in keep]
+        item_cases = [c for c in item_cases if c.user in keep]
+    cases += item_cases
     view = {u: [i for i in s if i not in cold] for u, s in sequences.items() if u not in held_set}
     view = {u: s for u, s in view.items() if s}
     encoder = encoder or (recommender.encoder if recommender is not None else default_encoder())
@@ -341,7 +364,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     full = fit_signals(catalog, sequences, users, collab, collab_epochs=epochs, progress=progress,
                        item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
-            "held_out_users": len(held), "held_out_items": len(cold), "cases": len(cases),
+            "held_out_users": len(held), "held_out_items": len(cold), "item_case_users": len(item_users),
+            "cases": len(cases),
             "collab_epochs": epochs, "collab": asdict(collab) if collab else None,
             "collab_held_out_ndcg@10": [float(v) if np.isfinite(v) else None for v in collab_scores],
             "with_model": with_model, "seconds": phases.mark("signals on all data")}
