@@ -86,12 +86,18 @@ def cold_user_cases(catalog: Catalog, sequences: Mapping[str, Sequence[str]], us
     return cases
 
 
+def takes_new_and_old(items: Iterable[str], new: set[str]) -> bool:
+    """Whether a user's items hold a new (held-out) item and an old one: the users protocol B scores."""
+    s = set(items)
+    return bool(new & s and s - new)
+
+
 def cold_item_cases(sequences: Mapping[str, Sequence[str]], chosen: Iterable[str], cold: set[str]) -> list[Case]:
     """Protocol B cases for the `chosen` users that took a cold and a warm item."""
     cases = []
     for u in chosen:
         s = sequences.get(u, ())
-        if not (cold & set(s) and set(s) - cold):
+        if not takes_new_and_old(s, cold):
             continue
         warm = list(dict.fromkeys(i for i in s if i not in cold))[-MAX_HISTORY:]
         targets = {i for i in s if i in cold}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.cases import Case, cold_item_cases, cold_user_cases
+from ..data.cases import Case, cold_item_cases, cold_user_cases, takes_new_and_old
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..errors import GenrecError
@@ -57,7 +57,7 @@ def protocol_a(data: Dataset, cfg: EvalConfig) -> list[Case]:
 
 def protocol_b(data: Dataset, cfg: EvalConfig) -> list[Case]:
     cold = set(_splits(data)["cold_items"])
-    users = [u for u, s in data.sequences.items() if cold & set(s) and set(s) - cold]
+    users = [u for u, s in data.sequences.items() if takes_new_and_old(s, cold)]
     return cold_item_cases(data.sequences, _sample(sorted(users), cfg), cold)
 
 

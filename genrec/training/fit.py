@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.cases import LONG, NEW_ITEMS, Case, cold_item_cases, cold_user_cases, request_type
+from ..data.cases import LONG, NEW_ITEMS, Case, cold_item_cases, cold_user_cases, request_type, takes_new_and_old
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..errors import GenrecError
@@ -255,7 +255,7 @@ def item_case_users(sequences: Mapping[str, Sequence[str]], cold: set[str], held
                     seed: int) -> list[str]:
     """A seeded sample of `n` users who took a held-out item and an old one, outside the held-out cold-start users
     (`held`): as in protocol B, their old items stay in the training logs, and only the held-out items leave."""
-    eligible = sorted(u for u, s in sequences.items() if u not in held and cold & set(s) and set(s) - cold)
+    eligible = sorted(u for u, s in sequences.items() if u not in held and takes_new_and_old(s, cold))
     return sorted(random.Random(seed + 1).sample(eligible, min(n, len(eligible))))
 
 
