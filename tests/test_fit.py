@@ -14,7 +14,8 @@ from genrec.errors import ModelError
 from genrec.ranking.collab import CollabConfig, fit_collab
 from genrec.ranking.demographics import DemographicLift, demographic_tokens
 from genrec.ranking.shop import DEFAULT, ShopManifest, TypeWeights, load_shop, save_shop
-from genrec.training.fit import PARTS, CaseScores, FitConfig, coordinate_ascent, fit_shop, to_type_weights
+from genrec.training.fit import FitConfig, fit_shop
+from genrec.training.weight_search import PARTS, CaseScores, coordinate_ascent, to_type_weights
 
 from .conftest import TINY_CODES, HashEncoder
 
@@ -84,7 +85,7 @@ def test_fit_keeps_the_occupation_in_the_text_parts_only_where_it_helps():
     user's occupation names a group: their own (the word helps) or a random one (it misleads)."""
     from genrec.ranking.contract import CatalogMask
     from genrec.ranking.prior import ItemPrior, PriorWeights
-    from genrec.training.fit import choose_weights
+    from genrec.training.weight_search import choose_weights
 
     enc = HashEncoder()
     cat = Catalog([Item(f"{g}{j}", f"{g} item", category=("Shop", f"{g} {j}")) for g in GROUPS for j in range(10)])
