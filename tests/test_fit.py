@@ -340,3 +340,42 @@ def test_fit_keeps_the_learned_model_design_that_scores_best_on_held_out_users()
     scores = data["collab_held_out_ndcg@10"]
     assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
     assert data["collab"] == json.loads(json.dumps(asdict(designs[int(np.argmax(scores))])))
+
+
+def test_with_a_model_the_prior_is_fitted_on_every_held_out_user_and_the_model_weight_on_those_it_scored(
+        monkeypatch, tiny_model, tokenizer):
+    """An adapter's model scores few held-out users (FitConfig.max_model_users): the prior's weights are still
+    those of the fit without it, chosen on every held-out user, and the model earns its weight on the users it
+    scored. Its scores here are an oracle's (each case's targets), so it must earn weight wherever it scored
+    enough cases, and nowhere else."""
+    from genrec.training import fit as fit_module
+
+    from .conftest import make_recommender
+
+    cat, seqs, users = synthetic_shop(False)
+    config = replace(FAST, max_model_users=40, max_item_case_users=60, cold_item_share=0.25)
+    plain = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False).manifest
+    ids, scored = np.array([it.item_id for it in cat]), set()
+
+    def oracle(recommender, mask, cases, model_users):
+        scored.update(c.user for c in cases if c.user in model_users)
+        return [np.isin(ids, list(c.targets)) * 5.0 if c.user in model_users else None for c in cases]
+
+    monkeypatch.setattr(fit_module, "_model_rows", oracle)
+    rec = make_recommender(cat, tiny_model, tokenizer, HashEncoder())
+    fitted = fit_shop(cat, seqs, users, config, recommender=rec, progress=False).manifest
+    assert fitted.data["held_out_users"] == plain.data["held_out_users"] == 120
+    assert fitted.data["model_users"] == len(scored) == 80  # 40 held-out cold-start users, 40 with new items
+    assert set(fitted.weights) == set(plain.weights)
+    earned = 0
+    for t, tw in fitted.weights.items():
+        assert tw.prior == plain.weights[t].prior and tw.demographic_words == plain.weights[t].demographic_words
+        assert fitted.held_out[t]["ndcg@10"] == plain.held_out[t]["ndcg@10"]
+        model = fitted.held_out[t]["model"]
+        if model["cases"] >= config.min_cases:
+            assert tw.model > 0 and model["ndcg@10"] > model["without_model_ndcg@10"]
+            earned += 1
+        else:  # too few scored cases: the model weight of the weights its search started from
+            assert tw.model == fitted.weights["k3" if t == "long" else DEFAULT].model
+    assert earned >= 8 and fitted.weights[DEFAULT].model > 0
+    assert fitted.held_out["long"]["model"]["cases"] < config.min_cases  # so the branch above ran

@@ -2,7 +2,8 @@
 
 The demo adapter was trained on the demo shoppers' train_users (cold items held out), so its model weight is
 chosen on users it never saw: up to FitConfig.max_model_users of the splits' valid_cold_users, with the
-splits' cold items as the new items. The signals are then fitted on the train and valid users' logs; the test
+splits' cold items as the new items; the prior's weights on those and other held-out users beside them
+(genrec.training.fit). The signals are then fitted on the train and valid users' logs; the test
 users stay untouched for `genrec eval`. Writes shop.json and shop_prior.npz into the adapter folder.
 """
 

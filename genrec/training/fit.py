@@ -8,8 +8,11 @@ grid: first pooled over all cold-user requests, then for each request type (genr
 enough cases, starting from the pooled weights (a returning user's long history: from those of 3 known items)
 and moving only for a gain; a type whose requests carry an occupation is searched again with the occupation
 left out of the text parts. The search starts from the best single part, so on its own held-out cases a fitted
-genrec is never below its best single signal. Then the signals are fitted again on all the data. Nothing here
-is tuned to one shop: the defaults below are the procedure and its search space.
+genrec is never below its best single signal. With an adapter, the model scores only some held-out users (up to
+FitConfig.max_model_users, those its training left out): the prior's weights are chosen as above on all of them,
+the model left out, and then each type's model weight on the users it scored, the prior's fixed. Then the
+signals are fitted again on all the data. Nothing here is tuned to one shop: the defaults below are the procedure
+and its search space.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from ..ranking.contract import CatalogMask
 from ..ranking.prior import ItemPrior, PriorWeights
 from ..ranking.shop import DEFAULT, Shop, ShopManifest
 from ..ranking.signals import fit_signals
-from .weight_search import PARTS, CaseScores, choose_weights, coordinate_ascent, to_type_weights
+from .weight_search import PARTS, CaseScores, choose_model_weight, choose_weights, coordinate_ascent, to_type_weights
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,9 @@ class FitConfig:
     # demographics doubles them). Scoring the parts and the weight search take time in proportion to the
     # cases, so this bounds what a fit costs (benchmarks/results/fit_cost.md).
     max_cases: int = 10_000
-    max_model_users: int = 150  # held-out users when an adapter's model scores them (model passes are dear)
+    # Held-out users whose requests an adapter's model scores (its passes are dear), of each group (cold-start
+    # users, users with new items); the prior's weights are chosen on all held-out users.
+    max_model_users: int = 150
     # Users whose new-item cases (new items alone; mixed in after a long history) are scored: as protocol B
     # draws them, users who took a held-out item, their other items staying in the training logs. Drawn apart
     # from the held-out cold-start users, so these request types are fitted on many more cases.
@@ -102,7 +107,8 @@ def item_case_users(sequences: Mapping[str, Sequence[str]], cold: set[str], held
 
 
 def _share(users: Sequence[str], share: float, seed: int) -> list[str]:
-    return random.Random(seed).sample(list(users), max(int(len(users) * share), 1)) if users else []
+    n = min(max(int(len(users) * share), 1), len(users))
+    return random.Random(seed).sample(list(users), n) if users else []
 
 
 def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] | None = None,
@@ -120,23 +126,33 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     sequences = {u: [i for i in s if i in catalog.index] for u, s in sequences.items()}
     sequences = {u: s for u, s in sequences.items() if s}
     with_model = recommender is not None and bool(recommender.model_weight)
-    held, cold = holdout or split_holdout(catalog, sequences, config, config.max_model_users if with_model else None)
+    held, cold = holdout or split_holdout(catalog, sequences, config)
     held = [u for u in held if u in sequences]
+    # The model scores a few users (its passes are dear): those its training left out (`holdout`), else a seeded
+    # share of the held-out ones. The prior's weights are chosen on all held-out users, as without a model:
+    # more users are drawn beside the model's.
+    model_users = set()
+    if with_model:
+        model_users = set(held if holdout else _share(held, config.max_model_users / max(len(held), 1), config.seed))
+        if holdout:
+            held = sorted(set(held) | set(split_holdout(catalog, sequences, config)[0]))
     if len(held) < 10:
         raise GenrecError(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
                           "(the logs need more users)")
     held_set = set(held)
     # New items alone, and mixed into the whole catalog for returning users (a warm history longer than 3
     # items: request type "long"); a shorter one reads as a cold-start request, which protocol A's cases cover.
-    item_users = item_case_users(sequences, cold, held_set,
-                                 config.max_model_users if with_model else config.max_item_case_users, config.seed)
+    item_users = item_case_users(sequences, cold, held_set, config.max_item_case_users, config.seed)
+    if with_model:
+        model_users |= set(_share(item_users, config.max_model_users / max(len(item_users), 1), config.seed))
     item_cases = [c for c in cold_item_cases(sequences, item_users, cold)
                   if c.setting == "cold-only" or len(c.profile.recent_items) > 3]
     cases = cold_user_cases(catalog, sequences, users, held,
                             demographics_variants=(True, False) if config.demographics_variants else (True,))
     if len(cases) + len(item_cases) > config.max_cases:  # the same seeded share of each group of users
         share = config.max_cases / (len(cases) + len(item_cases))
-        keep = set(_share(held, share, config.seed)) | set(_share(item_users, share, config.seed))
+        keep = model_users | set(_share([u for u in held if u not in model_users], share, config.seed)) \
+            | set(_share([u for u in item_users if u not in model_users], share, config.seed))
         held, item_users = [u for u in held if u in keep], [u for u in item_users if u in keep]
         held_set = set(held)  # the others go back to training
         cases = [c for c in cases if c.user in keep]
@@ -170,7 +186,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     cached = _CachedEncoder(encoder)
     prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True, **signals.prior_kwargs())
     phases.mark("signals")
-    model_rows = _model_rows(recommender, mask, cases) if with_model else None
+    model_rows = _model_rows(recommender, mask, cases, model_users) if with_model else None
     phases.mark("model scores")
     texts = _case_texts(cases)
     if texts:  # in one batched call: case by case, the encoder ran on one text at a time
@@ -182,31 +198,44 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     for i, t in enumerate(scores.types):
         by_type.setdefault(t, []).append(i)
     users_idx = [i for i, c in enumerate(cases) if c.protocol == "A"]  # the cold-start users
+    # The prior's weights first, on every held-out user, the model left out (CaseScores.with_model); then, with
+    # a model, its weight on the users it scored.
+    scored = [c.user in model_users for c in cases]
     pooled, pooled_score = coordinate_ascent(scores, users_idx, config.grid, config.passes, config.tolerance)
-    weights, held_out = {DEFAULT: to_type_weights(pooled)}, {DEFAULT: {"cases": len(users_idx),
-                                                                      "ndcg@10": pooled_score}}
-    chosen = {}
+    held_out = {DEFAULT: {"cases": len(users_idx), "ndcg@10": pooled_score}}
+    if with_model:
+        pooled, held_out[DEFAULT]["model"] = choose_model_weight(scores, [i for i in users_idx if scored[i]],
+                                                                 pooled, 0.0, config)
+    weights, chosen = {DEFAULT: to_type_weights(pooled)}, {}
     # sorted: "k3" comes before "long", whose search starts from it (a longer history of known items)
     for t in tqdm(sorted(by_type), desc="weights per request type", disable=not progress):
         idx = by_type[t]
         ref = chosen.get("k3", pooled) if t == LONG else pooled
         # new items start afresh (the pooled weights are about old items); a long history's targets are new
         # items, unlike the cases of `ref`, so it also tries afresh
-        w, s, words, s_words = choose_weights(scores, idx, ref, config, start=t != NEW_ITEMS, afresh=t == LONG)
-        chosen[t] = w
-        weights[t] = to_type_weights(w, words)
+        prior_ref = ref.copy()
+        prior_ref[0] = 0.0
+        w, s, words, s_words = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
+                                              afresh=t == LONG)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
-        held_out[t] = {"cases": len(idx), "ndcg@10": s, "pooled_ndcg@10": float(scores.ndcg(idx, ref[None])[0]),
+        held_out[t] = {"cases": len(idx), "ndcg@10": s,
+                       "pooled_ndcg@10": float(scores.ndcg(idx, prior_ref[None])[0]),
                        "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
         if s_words is not None:
             held_out[t]["ndcg@10_without_demographic_words"] = s_words
+        if with_model:  # too few scored cases: the model weight of `ref`, whose prior weights `w` then are
+            w, held_out[t]["model"] = choose_model_weight(scores if words else scores.without_demographic_words(),
+                                                          [i for i in idx if scored[i]], w, ref[0], config)
+        chosen[t] = w
+        weights[t] = to_type_weights(w, words)
     phases.mark("weight search")
     epochs = signals.learned.epochs if signals.learned is not None else None
     full = fit_signals(catalog, sequences, users, collab, collab_epochs=epochs, progress=progress,
                        item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
             "held_out_users": len(held), "held_out_items": len(cold), "item_case_users": len(item_users),
+            "model_users": len(model_users),
             "cases": len(cases),
             "collab_epochs": epochs, "collab": asdict(collab) if collab else None,
             "collab_held_out_ndcg@10": [float(v) if np.isfinite(v) else None for v in collab_scores],
@@ -218,10 +247,11 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     return Shop(manifest, full)
 
 
-def _model_rows(recommender, mask: CatalogMask, cases: list[Case]) -> list[np.ndarray]:
-    """Every item's exact model log-probability for each case (one tree pass per distinct prompt)."""
-    prompts = [recommender.prompt(c.profile)[0] for c in cases]
-    distinct = list(dict.fromkeys(prompts))
+def _model_rows(recommender, mask: CatalogMask, cases: list[Case], users: set[str]) -> list[np.ndarray | None]:
+    """Every item's exact model log-probability for each case of `users` (one tree pass per distinct prompt);
+    None for the other cases."""
+    prompts = [recommender.prompt(c.profile)[0] if c.user in users else None for c in cases]
+    distinct = [p for p in dict.fromkeys(prompts) if p is not None]
     by_prompt = {p: c.profile for p, c in zip(prompts, cases)}
     edges = {}
     step = recommender.config.batch_size
@@ -231,6 +261,9 @@ def _model_rows(recommender, mask: CatalogMask, cases: list[Case]) -> list[np.nd
             edges[p] = e
     rows = []
     for c, p in zip(cases, prompts):
+        if p is None:
+            rows.append(None)
+            continue
         v = recommender.trie.item_logprobs(edges[p], mask.allowed(c.filters, c.profile))
         rows.append(np.where(np.isfinite(v), v, 0.0))
     return rows

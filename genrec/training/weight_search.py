@@ -25,7 +25,9 @@ UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the
 class CaseScores:
     """Held-out cases with every part's score of every item (rows PARTS; a part that does not apply is 0), so
     any weights rank them by one product. A case whose profile has an occupation also keeps its parts with the
-    occupation left out of the text and lexical parts (`without_demographic_words`)."""
+    occupation left out of the text and lexical parts (`without_demographic_words`). `model_rows[n]`: the model's
+    score of every item for case n, or None where the model did not score it (model passes are dear, so an
+    adapter's model scores fewer users than the prior); the model part is searched only on `with_model()`."""
 
     def __init__(self, prior: ItemPrior, mask: CatalogMask, cases: list[Case], model_rows=None,
                  exact_items: int = 3000, pool: int = 200, progress: bool = True):
@@ -33,13 +35,14 @@ class CaseScores:
         self.cases, self.items, self.parts, self.allowed, self.hits, self.types = cases, [], [], [], [], []
         self.alt: dict[int, np.ndarray] = {}  # case -> its text and lexical rows without the occupation
         self.demographic_words = True
+        self.model_on = False  # is the model part searched (with_model)?
         ids = np.array([it.item_id for it in catalog])
         worded = self.WORDED
         for n, c in enumerate(tqdm(cases, desc="scoring held-out cases", unit="case", disable=not progress)):
             allowed = mask.allowed(c.filters, c.profile)
             recent = [catalog.get(r.item_id) for r in c.profile.recent_items]
             m = np.zeros((len(PARTS), len(catalog)), dtype=np.float32)
-            if model_rows is not None:
+            if model_rows is not None and model_rows[n] is not None:
                 m[0] = np.where(allowed, model_rows[n], 0.0)
             for name, v in prior.components(c.profile, recent).items():
                 m[PARTS.index(name)] = v
@@ -68,6 +71,12 @@ class CaseScores:
         other.demographic_words = False
         return other
 
+    def with_model(self) -> CaseScores:
+        """The same cases with the model part searched too (on cases it did not score, it is 0)."""
+        other = copy.copy(self)
+        other.model_on = True
+        return other
+
     def case_parts(self, i: int) -> np.ndarray:
         m = self.parts[i]
         if not self.demographic_words and i in self.alt:
@@ -80,6 +89,7 @@ class CaseScores:
         live = np.zeros(len(PARTS), dtype=bool)
         for i in idx:
             live |= np.abs(self.case_parts(i)).max(1) > 0
+        live[0] &= self.model_on
         return [p for p in np.nonzero(live)[0] if PARTS[p] not in UNSEARCHED]
 
     def per_case(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
@@ -171,3 +181,26 @@ def to_type_weights(w: np.ndarray, demographic_words: bool = True) -> TypeWeight
     searched = {name: float(w[PARTS.index(name)]) for name in COMPONENTS if name not in UNSEARCHED}
     return TypeWeights(model=float(w[0]), prior=PriorWeights(**searched), demographic_words=demographic_words)
 
+
+
+def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, fallback: float,
+                        config: FitConfig) -> tuple[np.ndarray, dict]:
+    """`w` (the prior's weights, chosen without the model on every held-out user) with the model's weight chosen
+    on the cases `idx` that the model scored, the prior fixed: the grid value with the best NDCG@10, taken over 0
+    only for a gain (FitConfig.tolerance, min_gain_se). The prior's weights are not chosen again on these few
+    users: they would fit them, not the shop. With fewer than FitConfig.min_cases of them, `fallback`."""
+    w = w.copy()
+    w[0] = 0.0
+    if len(idx) < config.min_cases:
+        w[0] = fallback
+        return w, {"cases": len(idx)}
+    on = scores.with_model()
+    grid = np.asarray(config.grid, dtype=np.float64)
+    cand = np.tile(w, (len(grid), 1))
+    cand[:, 0] = grid
+    s = on.ndcg(idx, cand)
+    zero, j = int(np.flatnonzero(grid == 0)[0]), int(np.argmax(s))
+    if not (s[j] > s[zero] + config.tolerance and _clearly_better(on, idx, cand[j], cand[zero], config.min_gain_se)):
+        j = zero
+    return cand[j], {"cases": len(idx), "ndcg@10": float(s[j]), "without_model_ndcg@10": float(s[zero]),
+                     "model_alone_ndcg@10": float(on.ndcg(idx, np.eye(len(PARTS))[:1])[0])}
