@@ -40,7 +40,7 @@ class StagedEncoder:
 
 def signals_only(folder, catalog, sequences, users, holdout, config, model, tokenizer, encoder) -> None:
     """Stands in for the fit after training (see the module's note): the signals of the training users."""
-    save_signals(folder, catalog, fit_signals(catalog, sequences, users))
+    save_signals(folder, catalog, fit_signals(catalog, sequences, users, collab=None, progress=False))
 
 
 def main() -> None:

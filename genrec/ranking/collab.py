@@ -7,8 +7,7 @@ embedding); the score is their dot product plus an item bias (an ID bias, with `
 text). With `id_dropout` the ID part is hidden for a random share of items in each step (as DropoutNet hides
 preference inputs), so the content part learns to stand alone. An item with no user in the logs (a new item)
 is scored by its content part. Which design serves a shop is the fit's choice (FitConfig.collab_alternatives):
-it trains each, and keeps the one, or the mean of all of them (`mean_logprobs`), that scores best on its
-held-out users.
+it trains each and keeps the best on its held-out users.
 
 Unlike LightFM's WARP it is trained with a full softmax over the catalog on cold-start examples drawn like
 protocol A (0-3 known items, interests half the time, demographics dropped in a quarter of them and else each
@@ -132,35 +131,27 @@ class CollabModel:
         z = (self.item_vec @ u + self.item_bias).astype(np.float64)
         return z - np.logaddexp.reduce(z)
 
-    def arrays(self, prefix: str = "cf_") -> dict[str, np.ndarray]:
-        """The model as named arrays (for an .npz), each name starting with `prefix`."""
-        out = {"tokens": np.array(sorted(self.tokens, key=self.tokens.get)), "user_emb": self.user_emb,
-               "item_ids": np.array(self.item_ids), "item_vec": self.item_vec, "item_bias": self.item_bias,
-               "epochs": np.array(self.epochs)}
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"cf_tokens": np.array(sorted(self.tokens, key=self.tokens.get)), "cf_user_emb": self.user_emb,
+               "cf_item_ids": np.array(self.item_ids), "cf_item_vec": self.item_vec, "cf_item_bias": self.item_bias,
+               "cf_epochs": np.array(self.epochs)}
         if self.has_content:
-            out.update(feat_tokens=np.array(sorted(self.feat_tokens, key=self.feat_tokens.get)),
-                       feat_emb=self.feat_emb)
+            out.update(cf_feat_tokens=np.array(sorted(self.feat_tokens, key=self.feat_tokens.get)),
+                       cf_feat_emb=self.feat_emb)
         if self.text_proj is not None:
-            out.update(text_proj=self.text_proj, text_bias=self.text_bias)
-        return {prefix + k: v for k, v in out.items()}
+            out.update(cf_text_proj=self.text_proj, cf_text_bias=self.text_bias)
+        return out
 
     @classmethod
-    def from_arrays(cls, z, prefix: str = "cf_") -> CollabModel | None:
-        """The model saved by `arrays(prefix)` in `z`, or None when `z` holds none under that prefix."""
-        if prefix + "tokens" not in z:
+    def from_arrays(cls, z) -> CollabModel | None:
+        if "cf_tokens" not in z:
             return None
-        tokens = z[prefix + "tokens"].tolist()
-        feats = z[prefix + "feat_tokens"].tolist() if prefix + "feat_tokens" in z else None
-        return cls({t: r for r, t in enumerate(tokens)}, z[prefix + "user_emb"], tuple(z[prefix + "item_ids"].tolist()),
-                   z[prefix + "item_vec"], z[prefix + "item_bias"], int(z[prefix + "epochs"]),
-                   {t: r for r, t in enumerate(feats)} if feats is not None else None, z.get(prefix + "feat_emb"),
-                   z.get(prefix + "text_proj"), z.get(prefix + "text_bias"))
-
-
-def mean_logprobs(models: Sequence[CollabModel], profile) -> np.ndarray:
-    """The models' mean log-probability of each item (a product of experts, unnormalised): how the fit blends
-    designs of the learned model. Each model must be aligned to the same catalog."""
-    return np.mean([m.logprobs(profile) for m in models], axis=0)
+        tokens = z["cf_tokens"].tolist()
+        feats = z["cf_feat_tokens"].tolist() if "cf_feat_tokens" in z else None
+        return cls({t: r for r, t in enumerate(tokens)}, z["cf_user_emb"], tuple(z["cf_item_ids"].tolist()),
+                   z["cf_item_vec"], z["cf_item_bias"], int(z["cf_epochs"]),
+                   {t: r for r, t in enumerate(feats)} if feats is not None else None, z.get("cf_feat_emb"),
+                   z.get("cf_text_proj"), z.get("cf_text_bias"))
 
 
 def fit_collab(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping],

@@ -200,17 +200,16 @@ class ItemPrior:
     def __init__(self, catalog: Catalog, item_emb: np.ndarray, encoder, weights: PriorWeights = PriorWeights(),
                  popularity: Mapping[str, int] | None = None, similarity=None,
                  categories: CategorySimilarity | None = None, lexical_index: bool | None = None,
-                 new_item_neighbours: int = 5, learned=(), demographic=None):
+                 new_item_neighbours: int = 5, learned=None, demographic=None):
         """`lexical_index`: build the TF-IDF index (None: when `weights.lexical` is set; pass True when other
-        weights given to `logprior` use it). `learned`: genrec.ranking.collab.CollabModels (the part is their mean
-        log-probability); `demographic`: a genrec.ranking.demographics.DemographicLift (both over any catalog:
-        aligned here)."""
+        weights given to `logprior` use it). `learned`: a genrec.ranking.collab.CollabModel; `demographic`: a
+        genrec.ranking.demographics.DemographicLift (both over any catalog: aligned here)."""
         if new_item_neighbours < 0:
             raise GenrecError(f"new_item_neighbours must be >= 0, got {new_item_neighbours!r}")
         self.catalog, self.item_emb, self.encoder, self.weights = catalog, item_emb, encoder, weights
         self.log_pop = log_popularity(catalog, popularity)
         self.similarity, self.categories = similarity, categories
-        self.learned = [m.aligned(catalog, item_emb) for m in learned or ()]
+        self.learned = learned.aligned(catalog, item_emb) if learned is not None else None
         self.demographic = demographic.aligned(catalog) if demographic is not None else None
         self.has_users = self.log_pop > 0 if self.log_pop is not None else None
         self._borrow = None  # new items' text-nearest old items, for the per-profile learned part
@@ -257,8 +256,11 @@ class ItemPrior:
                 collab.append(self.categories.matrix[cat_rows].sum(0))
             if collab:
                 out["collab"] = np.asarray(sum(collab), dtype=np.float64).ravel()
-        if self.learned and "learned" in want:
-            out["learned"] = np.mean([self._new_items_borrow(m, m.logprobs(full)) for m in self.learned], axis=0)
+        if self.learned is not None and "learned" in want:
+            v = self.learned.logprobs(full)
+            # a model with a content part scores new items itself; one without lends them their neighbours'
+            borrow = self._borrow is not None and not self.learned.has_content
+            out["learned"] = np.where(self.has_users, v, self._borrow @ v) if borrow else v
         if self.demographic is not None and "demographic" in want:
             v = self.demographic.component(profile_fields(full))
             if v is not None:
@@ -266,12 +268,6 @@ class ItemPrior:
         if profile.budget is not None and "budget" in want:
             out["budget"] = -np.maximum(self.prices / profile.budget - 1.0, 0.0)
         return out
-
-    def _new_items_borrow(self, model, v: np.ndarray) -> np.ndarray:
-        """A learned model with a content part scores new items itself; one without lends them their text-nearest
-        old items' scores."""
-        return np.where(self.has_users, v, self._borrow @ v) if self._borrow is not None and not model.has_content \
-            else v
 
     def logprior(self, profile: UserProfile, recent: list[Item], weights: PriorWeights | None = None,
                  demographic_words: bool = True) -> np.ndarray | None:

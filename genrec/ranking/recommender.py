@@ -108,7 +108,7 @@ class Recommender:
         self.shop = shop
         signals = shop.signals if shop is not None else None
         if signals is None and logs is not None:
-            signals = fit_signals(catalog, logs) if config.prior.collab else \
+            signals = fit_signals(catalog, logs, collab=None, progress=False) if config.prior.collab else \
                 Signals(dict(Dataset(catalog, dict(logs)).popularity()), None, None)
         if signals is None and adapter is not None and popularity is None:  # the logs the adapter was trained on
             signals = load_signals(adapter, catalog)

@@ -1,14 +1,13 @@
 """The shop's signals: everything fitted on its logs that the prior scores with, fitted once and saved together.
 
 Users per item (popularity), item-kNN neighbours, category-item similarity (genrec.ranking.prior), the
-learned collaborative models (genrec.ranking.collab; trained by genrec.training.fit, which chooses their
-designs) and the demographic lift (genrec.ranking.demographics), kept by item ID in one `shop_prior.npz` so a
-grown catalog still maps.
+learned collaborative model (genrec.ranking.collab) and the demographic lift (genrec.ranking.demographics),
+kept by item ID in one `shop_prior.npz` so a grown catalog still maps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,11 +16,12 @@ import numpy as np
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..errors import ModelError
-from .collab import CollabModel
+from .collab import CollabConfig, CollabModel, fit_collab
 from .demographics import DemographicLift
 from .prior import CategorySimilarity, category_similarity, item_similarity
 
 SHOP_PRIOR = "shop_prior.npz"
+DEFAULT_COLLAB = CollabConfig()
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Signals:
     popularity: dict[str, int]  # item ID -> users who took it
     similarity: object  # (items, items) scipy CSR over the catalog's positions
     categories: CategorySimilarity | None
-    learned: tuple[CollabModel, ...] = ()  # the learned part is their mean log-probability (collab.mean_logprobs)
+    learned: CollabModel | None = None
     demographic: DemographicLift | None = None
 
     def prior_kwargs(self) -> dict:
@@ -54,19 +54,26 @@ class Signals:
 
 
 def fit_signals(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] = {},
-                learned: Sequence[CollabModel] = ()) -> Signals:
-    """The signals counted from `sequences` (user -> items) and `users` (user -> fields), with the learned
-    collaborative models `learned` (genrec.ranking.collab.fit_collab) beside them."""
+                collab: CollabConfig | None = DEFAULT_COLLAB, collab_epochs: int | None = None,
+                validate: Callable[[CollabModel], float] | None = None, progress: bool = True,
+                item_emb: np.ndarray | None = None) -> Signals:
+    """All signals from `sequences` (user -> items) and `users` (user -> fields). `collab` None skips the
+    learned model; `collab_epochs` fixes its epochs, else `validate` (a held-out score) chooses them;
+    `item_emb` (the catalog's text embeddings) feeds its content part."""
+    learned = None
+    if collab is not None:
+        if collab_epochs is None and validate is None:
+            collab_epochs = collab.max_epochs
+        learned = fit_collab(catalog, sequences, users, collab, collab_epochs, validate, progress, item_emb)
     return Signals(dict(Dataset(catalog, dict(sequences)).popularity()), item_similarity(catalog, sequences),
-                   category_similarity(catalog, sequences), tuple(learned),
-                   DemographicLift.fit(catalog, sequences, users))
+                   category_similarity(catalog, sequences), learned, DemographicLift.fit(catalog, sequences, users))
 
 
 def save_signals(folder: Path, catalog: Catalog, signals: Signals) -> None:
     """Float16 similarities and int32 positions (~600 bytes per item and per category), by item ID."""
     extra = {}
-    for n, model in enumerate(signals.learned):
-        extra.update(model.arrays(_collab_prefix(n)))
+    if signals.learned is not None:
+        extra.update(signals.learned.arrays())
     if signals.demographic is not None:
         extra.update(signals.demographic.arrays())
     cats = signals.categories
@@ -74,10 +81,6 @@ def save_signals(folder: Path, catalog: Catalog, signals: Signals) -> None:
                         users=np.array([signals.popularity.get(it.item_id, 0) for it in catalog], dtype=np.int64),
                         **_packed("", signals.similarity), **_packed("cat_", cats.matrix),
                         cat_names=np.array(sorted(cats.names, key=cats.names.get)), **extra)
-
-
-def _collab_prefix(n: int) -> str:
-    return "cf_" if n == 0 else f"cf{n}_"  # the first as folders saved before there could be several
 
 
 def _packed(prefix: str, m) -> dict[str, np.ndarray]:
@@ -115,8 +118,5 @@ def load_signals(folder: str | Path, catalog: Catalog) -> Signals | None:
     if "cat_names" in z:
         names = z["cat_names"].tolist()
         cats = CategorySimilarity({n: r for r, n in enumerate(names)}, remap("cat_", len(names), False))
-    learned = []
-    while (model := CollabModel.from_arrays(z, _collab_prefix(len(learned)))) is not None:
-        learned.append(model)
-    return Signals(dict(zip(ids, z["users"].tolist())), remap("", len(ids), True), cats, tuple(learned),
-                   DemographicLift.from_arrays(z))
+    return Signals(dict(zip(ids, z["users"].tolist())), remap("", len(ids), True), cats,
+                   CollabModel.from_arrays(z), DemographicLift.from_arrays(z))

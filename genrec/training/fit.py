@@ -32,7 +32,7 @@ from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..errors import GenrecError
 from ..evaluation.metrics import ndcg_of_scores
-from ..ranking.collab import CollabConfig, CollabModel, fit_collab, mean_logprobs
+from ..ranking.collab import CollabConfig, CollabModel, fit_collab
 from ..ranking.content import profile_words
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import ItemPrior, PriorWeights
@@ -70,9 +70,8 @@ class FitConfig:
     pool: int = 200
     demographics_variants: bool = True  # also hold out each request without the user's demographics
     collab: CollabConfig | None = field(default_factory=CollabConfig)  # None: no learned collaborative model
-    # Other designs of the learned model, each trained too; the one, or the mean of all, whose learned part alone
-    # scores best on the held-out users is kept. The default tries the text map with hidden IDs (new items scored
-    # by their text).
+    # Other designs of the learned model, each trained too; the one whose learned part alone scores best on the
+    # held-out users is kept. The default tries the text map with hidden IDs (new items scored by their text).
     collab_alternatives: tuple[CollabConfig, ...] = (CollabConfig(text=True, id_dropout=0.25),)
     seed: int = 2024
 
@@ -169,14 +168,21 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     validation = [(c, mask.allowed(c.filters, c.profile)) for c in cases if c.protocol == "A"][:3000]
     ids = [it.item_id for it in catalog]
 
-    def validate(*models: CollabModel) -> float:  # held-out NDCG@10 of the learned part alone
-        models = [m.aligned(catalog, item_emb) for m in models]
-        return float(np.mean([ndcg_of_scores(np.where(a, mean_logprobs(models, c.profile), -np.inf), c.targets, ids)
+    def validate(model: CollabModel) -> float:  # held-out NDCG@10 of the learned part alone
+        model = model.aligned(catalog, item_emb)
+        return float(np.mean([ndcg_of_scores(np.where(a, model.logprobs(c.profile), -np.inf), c.targets, ids)
                               for c, a in validation]))
 
-    designs = (config.collab, *config.collab_alternatives) if config.collab else ()
-    models, chosen_designs, collab_scores = _fit_learned(catalog, view, users, designs, validate, progress, item_emb)
-    signals = fit_signals(catalog, view, users, models)
+    signals = fit_signals(catalog, view, users, config.collab, validate=validate if config.collab else None,
+                          progress=progress, item_emb=item_emb)
+    collab, collab_scores = config.collab, []
+    if signals.learned is not None:
+        collab_scores.append(validate(signals.learned))
+        for alt in config.collab_alternatives:
+            model = fit_collab(catalog, view, users, alt, validate=validate, progress=progress, item_emb=item_emb)
+            collab_scores.append(validate(model) if model is not None else -np.inf)
+            if collab_scores[-1] > max(collab_scores[:-1]):
+                collab, signals = alt, replace(signals, learned=model)
     cached = _CachedEncoder(encoder)
     prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True, **signals.prior_kwargs())
     phases.mark("signals")
@@ -224,41 +230,21 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         chosen[t] = w
         weights[t] = to_type_weights(w, words)
     phases.mark("weight search")
-    epochs = [m.epochs for m in models]
-    full = fit_signals(catalog, sequences, users, [fit_collab(catalog, sequences, users, d, n, progress=progress,
-                                                              item_emb=item_emb)
-                                                   for d, n in zip(chosen_designs, epochs)])
+    epochs = signals.learned.epochs if signals.learned is not None else None
+    full = fit_signals(catalog, sequences, users, collab, collab_epochs=epochs, progress=progress,
+                       item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
             "held_out_users": len(held), "held_out_items": len(cold), "item_case_users": len(item_users),
             "model_users": len(model_users),
             "cases": len(cases),
-            "collab_epochs": epochs, "collab": [asdict(d) for d in chosen_designs],
-            "collab_held_out_ndcg@10": collab_scores,
+            "collab_epochs": epochs, "collab": asdict(collab) if collab else None,
+            "collab_held_out_ndcg@10": [float(v) if np.isfinite(v) else None for v in collab_scores],
             "with_model": with_model, "seconds": phases.mark("signals on all data")}
     cfg = json.loads(json.dumps(asdict(config)))  # as the manifest file will hold it (lists, not tuples)
     manifest = ShopManifest(weights, held_out, catalog.fingerprint(), data, cfg, time.perf_counter() - t0)
     log.info("fitted shop in %.0f s: %s", manifest.fit_seconds, {t: round(v["ndcg@10"], 4)
                                                                for t, v in held_out.items()})
     return Shop(manifest, full)
-
-
-def _fit_learned(catalog: Catalog, view, users, designs: Sequence[CollabConfig], validate, progress: bool,
-                 item_emb: np.ndarray) -> tuple[list[CollabModel], list[CollabConfig], dict[str, float]]:
-    """Train each design of the learned model on `view` (epochs chosen by `validate`) and keep the one, or the
-    mean of all of them, whose learned part alone scores best on the held-out users: (models, their designs,
-    the held-out NDCG@10 of each candidate: design index or "mean"). A tie keeps the fewer models (cheaper to
-    refit and serve)."""
-    fitted = [(d, fit_collab(catalog, view, users, d, validate=validate, progress=progress, item_emb=item_emb))
-              for d in designs]
-    fitted = [(d, m) for d, m in fitted if m is not None]
-    candidates = {str(n): [f] for n, f in enumerate(fitted)}
-    if len(fitted) > 1:
-        candidates["mean"] = fitted
-    scores = {name: validate(*(m for _, m in pairs)) for name, pairs in candidates.items()}
-    if not scores:
-        return [], [], {}
-    best = max(scores, key=lambda name: (scores[name], -len(candidates[name])))
-    return [m for _, m in candidates[best]], [d for d, _ in candidates[best]], scores
 
 
 def _model_rows(recommender, mask: CatalogMask, cases: list[Case], users: set[str]) -> list[np.ndarray | None]:

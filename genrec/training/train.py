@@ -263,7 +263,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
             _fit_after_training(tmp, catalog, sequences, users, (held, fit_items), config, pristine, tokenizer,
                                 encoder)
         else:
-            save_signals(tmp, catalog, fit_signals(catalog, sequences, users))
+            save_signals(tmp, catalog, fit_signals(catalog, sequences, users, collab=None, progress=False))
     shutil.rmtree(ckpt, ignore_errors=True)
     log.info("adapter written to %s: %s", out, metrics)
     return out
