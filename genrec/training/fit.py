@@ -224,7 +224,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
                        "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
         if s_words is not None:
             held_out[t]["ndcg@10_without_demographic_words"] = s_words
-        if with_model:  # too few scored cases: the model weight of `ref`, whose prior weights `w` then are
+        if with_model:  # with too few scored cases, `ref`'s model weight
             w, held_out[t]["model"] = choose_model_weight(scores if words else scores.without_demographic_words(),
                                                           [i for i in idx if scored[i]], w, ref[0], config)
         chosen[t] = w
