@@ -38,7 +38,15 @@ from ..ranking.contract import CatalogMask
 from ..ranking.prior import ItemPrior, PriorWeights
 from ..ranking.shop import DEFAULT, Shop, ShopManifest
 from ..ranking.signals import fit_signals
-from .weight_search import PARTS, CaseScores, choose_model_weight, choose_weights, coordinate_ascent, to_type_weights
+from .weight_search import (
+    PARTS,
+    CaseScores,
+    choose_model_weight,
+    choose_weights,
+    coordinate_ascent,
+    prior_only,
+    to_type_weights,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +111,16 @@ def item_case_users(sequences: Mapping[str, Sequence[str]], cold: set[str], held
     """A seeded sample of `n` users who took a held-out item and an old one, outside the held-out cold-start users
     (`held`): as in protocol B, their old items stay in the training logs, and only the held-out items leave."""
     eligible = sorted(u for u, s in sequences.items() if u not in held and takes_new_and_old(s, cold))
-    return sorted(random.Random(seed + 1).sample(eligible, min(n, len(eligible))))
+    return sorted(_sample(eligible, n, seed + 1))
+
+
+def _sample(users: Sequence[str], n: int, seed: int) -> list[str]:
+    """A seeded sample of `n` of `users` (all of them when there are fewer)."""
+    return random.Random(seed).sample(list(users), min(n, len(users)))
 
 
 def _share(users: Sequence[str], share: float, seed: int) -> list[str]:
-    n = min(max(int(len(users) * share), 1), len(users))
-    return random.Random(seed).sample(list(users), n) if users else []
+    return _sample(users, max(int(len(users) * share), 1), seed)
 
 
 def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] | None = None,
@@ -133,7 +145,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     # more users are drawn beside the model's.
     model_users = set()
     if with_model:
-        model_users = set(held if holdout else _share(held, config.max_model_users / max(len(held), 1), config.seed))
+        model_users = set(held if holdout else _sample(held, config.max_model_users, config.seed))
         if holdout:
             held = sorted(set(held) | set(split_holdout(catalog, sequences, config)[0]))
     if len(held) < 10:
@@ -144,7 +156,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     # items: request type "long"); a shorter one reads as a cold-start request, which protocol A's cases cover.
     item_users = item_case_users(sequences, cold, held_set, config.max_item_case_users, config.seed)
     if with_model:
-        model_users |= set(_share(item_users, config.max_model_users / max(len(item_users), 1), config.seed))
+        model_users |= set(_sample(item_users, config.max_model_users, config.seed))
     item_cases = [c for c in cold_item_cases(sequences, item_users, cold)
                   if c.setting == "cold-only" or len(c.profile.recent_items) > 3]
     cases = cold_user_cases(catalog, sequences, users, held,
@@ -213,8 +225,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         ref = chosen.get("k3", pooled) if t == LONG else pooled
         # new items start afresh (the pooled weights are about old items); a long history's targets are new
         # items, unlike the cases of `ref`, so it also tries afresh
-        prior_ref = ref.copy()
-        prior_ref[0] = 0.0
+        prior_ref = prior_only(ref)
         w, s, words, s_words = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
                                               afresh=t == LONG)
         live = scores.live_parts(idx)

@@ -32,7 +32,7 @@ class CaseScores:
     def __init__(self, prior: ItemPrior, mask: CatalogMask, cases: list[Case], model_rows=None,
                  exact_items: int = 3000, pool: int = 200, progress: bool = True):
         catalog = prior.catalog
-        self.cases, self.items, self.parts, self.allowed, self.hits, self.types = cases, [], [], [], [], []
+        self.cases, self.items, self.parts, self.hits, self.types = cases, [], [], [], []
         self.alt: dict[int, np.ndarray] = {}  # case -> its text and lexical rows without the occupation
         self.demographic_words = True
         self.model_on = False  # is the model part searched (with_model)?
@@ -183,14 +183,20 @@ def to_type_weights(w: np.ndarray, demographic_words: bool = True) -> TypeWeight
 
 
 
+def prior_only(w: np.ndarray) -> np.ndarray:
+    """A copy of the weights `w` (over PARTS) with the model's set to 0."""
+    w = w.copy()
+    w[0] = 0.0
+    return w
+
+
 def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, fallback: float,
                         config: FitConfig) -> tuple[np.ndarray, dict]:
     """`w` (the prior's weights, chosen without the model on every held-out user) with the model's weight chosen
     on the cases `idx` that the model scored, the prior fixed: the grid value with the best NDCG@10, taken over 0
     only for a gain (FitConfig.tolerance, min_gain_se). The prior's weights are not chosen again on these few
     users: they would fit them, not the shop. With fewer than FitConfig.min_cases of them, `fallback`."""
-    w = w.copy()
-    w[0] = 0.0
+    w = prior_only(w)
     if len(idx) < config.min_cases:
         w[0] = fallback
         return w, {"cases": len(idx)}
