@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from genrec import Catalog, GenrecError, UserProfile
-from genrec.data.cases import cold_user_cases, request_type
+from genrec.data.cases import cold_user_cases, free_text_cases, request_type
 from genrec.data.catalog import Item
 from genrec.data.dataset import load_users
 from genrec.errors import ModelError
@@ -219,8 +219,60 @@ def test_manifest_falls_back_to_the_request_without_demographics_then_default():
         TypeWeights(model=float("nan"))
 
 
+def test_manifest_serves_free_text_with_its_own_weights_else_those_of_the_request_without_it():
+    m = ShopManifest({DEFAULT: TypeWeights(0.0), "k0+text": TypeWeights(0.5), "k0+interests": TypeWeights(0.25),
+                      "k1": TypeWeights(1.0)})
+    assert m.weights_for("k0+interests+text+demographics").model == 0.5  # the text's over the interests'
+    assert m.weights_for("k0+text+demographics").model == 0.5
+    assert m.weights_for("k1+text").model == 1.0  # a shop fitted before free text had types of its own
+    assert m.weights_for("k2+text").model == 0.0
+
+
+def test_free_text_cases_ask_for_the_users_next_item_in_a_sentence():
+    cat = Catalog([Item("a", "Acme Trail Running Shoe", category=("Sports", "Running Shoes"), brand="Acme"),
+                   Item("b", "Blue Pen", category=("Office", "Pens")), Item("c", "Tea Tin", category=("Food", "Tea")),
+                   Item("d", "Wool Socks", category=("Clothing", "Socks")), Item("e", "E", category=("X", "Y"))])
+    seqs = {f"u{n}": ["b", "c", "d", "a", "e"] for n in range(40)}
+    base = cold_user_cases(cat, seqs, {}, sorted(seqs))
+    said = free_text_cases(cat, base, seqs, seed=3)
+    assert len(said) == len(base) // 2  # the cases without interests, once each
+    assert {c.setting for c in said} == {f"k={k}+text" for k in range(4)}
+    sentences = {c.profile.free_text for c in said}
+    words = {"acme", "trail", "running", "shoe", "shoes"}
+    assert all(words & set(t.lower().replace("'", " ").split()) for t in sentences)  # item "a": the next one
+    assert len(sentences) > 3  # phrasings and words vary across users...
+    assert any("Acme running shoes" in t for t in sentences)  # a brand and the kind of thing
+    assert len({c.profile.free_text for c in said if c.user == "u0"}) == 1  # ...not across one user's cases
+    assert said == free_text_cases(cat, base, seqs, seed=3)
+    assert {request_type(c.profile, False) for c in said} == {f"k{k}+text" for k in range(4)}
+
+
+def test_fit_chooses_weights_for_free_text_requests_on_held_out_sentences():
+    """Users take the popular items of one group, drawn apart from anything else they say: a request without
+    text is best served by popularity, one whose sentence names the group by the text parts."""
+    rng = np.random.default_rng(0)
+    cat = Catalog([Item(f"{g}{j}", f"{g} item", category=("Shop", "Aisle")) for g in GROUPS for j in range(10)])
+    weights = np.arange(10, 0, -1, dtype=float) ** 2
+    seqs = {f"u{u}": [f"{GROUPS[u % 4]}{j}" for j in rng.choice(10, 6, replace=False, p=weights / weights.sum())]
+            for u in range(400)}
+    shop = fit_shop(cat, seqs, {}, FAST, encoder=HashEncoder(), progress=False)
+    held = shop.manifest.held_out
+    assert 0 < shop.manifest.data["text_users"] <= FAST.max_text_users
+    for k in range(4):
+        assert f"k{k}+text" in shop.manifest.weights
+    text = held["k0+text"]
+    assert text["cases"] == shop.manifest.data["text_users"]  # one k=0 case with a sentence per such user
+    # chosen on these cases: never below where the search started (the weights of the request without text)
+    assert text["ndcg@10"] >= text["pooled_ndcg@10"] - 1e-12
+    assert text["ndcg@10"] > held["k0"]["ndcg@10"] + 0.2  # the sentence names the group
+    w = shop.manifest.weights_for("k0+interests+text")  # a chat request: its interests do not hide the text
+    assert w.prior.lexical + w.prior.text > 0
+
+
 def test_request_type_reads_what_a_request_gives():
     assert request_type(UserProfile(), False) == "k0"
+    assert request_type(UserProfile(free_text="tea", interests=["x"], gender="f"), False) == \
+        "k0+interests+text+demographics"
     assert request_type(UserProfile(age=30, interests=["x"], recent_items=list("abc")), False) == \
         "k3+interests+demographics"
     assert request_type(UserProfile(age=30, recent_items=list("abcde")), False) == "long+demographics"

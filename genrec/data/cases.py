@@ -8,16 +8,21 @@ ranking covers the catalog minus P; "stated interests" are the most specific cat
 Protocol B (cold-start items): history = the user's warm items, targets = their cold items, ranked among
 the cold items alone (`cold-only`) or the whole catalog minus the history (`full`).
 
-`request_type` names what a request gives (known items, interests, demographics, new items only): the unit
-for which `genrec.training.fit` chooses weights, read the same way from a live request.
+Requests with free text (a chat sentence) have no protocol of their own: `free_text_cases` makes them from a
+held-out user's next item, the words a shopper would use to ask for it, so the fit chooses weights for them too.
+
+`request_type` names what a request gives (known items, interests, free text, demographics, new items only):
+the unit for which `genrec.training.fit` chooses weights, read the same way from a live request.
 """
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .catalog import Catalog
+from .catalog import Catalog, Item
 from .filters import Filters
 from .profile import RecentItem, UserProfile
 
@@ -25,6 +30,7 @@ DEMOGRAPHICS = ("age", "gender", "location", "occupation")
 MAX_HISTORY = 50  # UserProfile's limit on recent items; protocol B histories are cut to the latest 50
 NEW_ITEMS = "new-items"
 LONG = "long"  # more than 3 known items: a returning user (protocol B's histories), not a cold-start one
+TEXT = "+text"  # the request carries a sentence of free text
 
 
 @dataclass
@@ -86,6 +92,46 @@ def cold_user_cases(catalog: Catalog, sequences: Mapping[str, Sequence[str]], us
     return cases
 
 
+# Ways a shopper opens a request in the chat (genrec.apps.chat keeps the sentence as free text). The fit's weights
+# for free text should not hinge on one phrasing.
+_OPENERS = ("I'm looking for {}", "I love {}", "need {}", "{}", "show me {}", "something like {}")
+_FILLER = {"and", "for", "the", "with", "from", "set", "pack", "count", "inch", "inches", "size", "color", "new"}
+
+
+def request_sentence(item: Item, rng: random.Random) -> str:
+    """A sentence asking for something like `item`, as shoppers ask: the kind of thing (its most specific
+    category), a brand and the kind ("Fleetfoot running shoes"), or 2-3 words of its title in their order; one
+    of those the item has, drawn with `rng`."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'&-]+", item.title) if len(w) > 2 and w.lower() not in _FILLER]
+    kind = item.category[-1].lower() if item.category else None
+    ways = []
+    if kind:
+        ways.append(kind)
+        if item.brand and item.brand.strip():
+            ways.append(f"{item.brand.strip()} {kind}")
+    if len(words) >= 2:
+        n = min(len(words), rng.choice((2, 3)))
+        ways.append(" ".join(words[i] for i in sorted(rng.sample(range(len(words)), n))))
+    what = rng.choice(ways) if ways else (item.title.strip() or item.description.strip()[:60])
+    return rng.choice(_OPENERS).format(what)
+
+
+def free_text_cases(catalog: Catalog, cases: Iterable[Case], sequences: Mapping[str, Sequence[str]],
+                    seed: int) -> list[Case]:
+    """Each protocol A case without interests again, with a sentence asking for the user's next item (the first
+    target after the seed pool) as free text: the requests a shopper types into the chat, which no protocol
+    covers. Seeded per user, so a user's cases say the same sentence."""
+    out = []
+    for c in cases:
+        if c.protocol != "A" or c.interests:
+            continue
+        s = sequences[c.user]
+        nxt = next(i for i in s if i in c.targets)
+        said = request_sentence(catalog.get(nxt), random.Random(f"{seed}:{c.user}"))
+        out.append(replace(c, setting=c.setting + TEXT, profile=replace(c.profile, free_text=said)))
+    return out
+
+
 def takes_new_and_old(items: Iterable[str], new: set[str]) -> bool:
     """Whether a user's items hold a new (held-out) item and an old one: the users protocol B scores."""
     s = set(items)
@@ -108,14 +154,17 @@ def cold_item_cases(sequences: Mapping[str, Sequence[str]], chosen: Iterable[str
 
 
 def request_type(profile: UserProfile, new_items_only: bool) -> str:
-    """What a request gives: "k0".."k3" known items, "long" more, "+interests", "+demographics"; a request that
-    allows only new items (no allowed item has a user in the logs) is "new-items"."""
+    """What a request gives: "k0".."k3" known items, "long" more, "+interests", "+text" (free text),
+    "+demographics"; a request that allows only new items (no allowed item has a user in the logs) is
+    "new-items"."""
     if new_items_only:
         return NEW_ITEMS
     n = len(profile.recent_items)
     key = LONG if n > 3 else f"k{n}"
     if profile.interests:
         key += "+interests"
+    if profile.free_text:
+        key += TEXT
     if any(getattr(profile, f) is not None for f in DEMOGRAPHICS):
         key += "+demographics"
     return key

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..data.cases import LONG
+from ..data.cases import LONG, TEXT
 from ..data.catalog import Catalog
 from ..errors import ModelError
 from ..files import atomic_folder
@@ -56,9 +56,13 @@ class ShopManifest:
             raise ModelError(f"a shop manifest needs {DEFAULT!r} weights; it has {sorted(self.weights)}")
 
     def weights_for(self, rtype: str) -> TypeWeights:
-        """The weights of `rtype`, else of the same request without demographics, else (a long history) of
-        the same with 3 known items, else DEFAULT."""
+        """The weights of `rtype`, else of the same request without demographics; with free text, else without
+        the interests (the text's weights matter more), else without the text (shops fitted before free text had
+        types of their own); a long history, else with 3 known items; else DEFAULT."""
         keys = [rtype, rtype.replace("+demographics", "")]
+        if TEXT in rtype:
+            keys += [k.replace("+interests", "") for k in keys]
+            keys += [k.replace(TEXT, "") for k in keys]
         if rtype.startswith(LONG):  # shops fitted before long histories had a type of their own, or too few
             keys += ["k3" + k[len(LONG):] for k in keys]
         for key in keys:

@@ -27,7 +27,16 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.cases import LONG, NEW_ITEMS, Case, cold_item_cases, cold_user_cases, takes_new_and_old
+from ..data.cases import (
+    LONG,
+    NEW_ITEMS,
+    TEXT,
+    Case,
+    cold_item_cases,
+    cold_user_cases,
+    free_text_cases,
+    takes_new_and_old,
+)
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..errors import GenrecError
@@ -57,7 +66,7 @@ class FitConfig:
     # About this many held-out cases at most: fewer held-out users where each brings more cases (a users file with
     # demographics doubles them). Scoring the parts and the weight search take time in proportion to the
     # cases, so this bounds what a fit costs (benchmarks/results/fit_cost.md).
-    max_cases: int = 10_000
+    max_cases: int = 12_000
     # Held-out users whose requests an adapter's model scores (its passes are dear), of each group (cold-start
     # users, users with new items); the prior's weights are chosen on all held-out users.
     max_model_users: int = 150
@@ -65,6 +74,9 @@ class FitConfig:
     # draws them, users who took a held-out item, their other items staying in the training logs. Drawn apart
     # from the held-out cold-start users, so these request types are fitted on many more cases.
     max_item_case_users: int = 1000
+    # Held-out users whose cold-start cases (without interests) are asked again with a sentence of free text
+    # (genrec.data.cases.free_text_cases): the chat's requests, whose weights are chosen on these ("+text").
+    max_text_users: int = 300
     cold_item_share: float = 0.1  # of the items with >= min_item_users users, held out as new items
     min_item_users: int = 5
     grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
@@ -88,7 +100,8 @@ class FitConfig:
             raise GenrecError("holdout_share must be within (0, 1) and cold_item_share within [0, 1)")
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
-        for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "min_item_users",
+        for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "max_text_users",
+                     "min_item_users",
                      "passes", "min_cases", "pool"):
             if getattr(self, name) < 1:
                 raise GenrecError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)!r}")
@@ -161,6 +174,11 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
                   if c.setting == "cold-only" or len(c.profile.recent_items) > 3]
     cases = cold_user_cases(catalog, sequences, users, held,
                             demographics_variants=(True, False) if config.demographics_variants else (True,))
+    # Free-text requests from some held-out users, the model's first (so its weight for them has cases too).
+    text_users = ([u for u in held if u in model_users]
+                  + [u for u in _sample(held, len(held), config.seed + 2) if u not in model_users])
+    text_users = set(text_users[:config.max_text_users])
+    cases += free_text_cases(catalog, [c for c in cases if c.user in text_users], sequences, config.seed)
     if len(cases) + len(item_cases) > config.max_cases:  # the same seeded share of each group of users
         share = config.max_cases / (len(cases) + len(item_cases))
         keep = model_users | set(_share([u for u in held if u not in model_users], share, config.seed)) \
@@ -177,7 +195,9 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     mask = CatalogMask(catalog)
     phases.mark("held-out cases, item embeddings")
 
-    validation = [(c, mask.allowed(c.filters, c.profile)) for c in cases if c.protocol == "A"][:3000]
+    # the cold-start users' cases as the protocol has them: the pooled weights and the learned model's choice
+    users_idx = [i for i, c in enumerate(cases) if c.protocol == "A" and not c.setting.endswith(TEXT)]
+    validation = [(cases[i], mask.allowed(cases[i].filters, cases[i].profile)) for i in users_idx[:3000]]
     ids = [it.item_id for it in catalog]
 
     def validate(model: CollabModel) -> float:  # held-out NDCG@10 of the learned part alone
@@ -209,7 +229,6 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     by_type: dict[str, list[int]] = {}
     for i, t in enumerate(scores.types):
         by_type.setdefault(t, []).append(i)
-    users_idx = [i for i, c in enumerate(cases) if c.protocol == "A"]  # the cold-start users
     # The prior's weights first, on every held-out user, the model left out (CaseScores.with_model); then, with
     # a model, its weight on the users it scored.
     scored = [c.user in model_users for c in cases]
@@ -219,15 +238,17 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         pooled, held_out[DEFAULT]["model"] = choose_model_weight(scores, [i for i in users_idx if scored[i]],
                                                                  pooled, 0.0, config)
     weights, chosen = {DEFAULT: to_type_weights(pooled)}, {}
-    # sorted: "k3" comes before "long", whose search starts from it (a longer history of known items)
+    # sorted: "k3" comes before "long", whose search starts from it (a longer history of known items), and each
+    # type before the same with free text, whose search starts from it
     for t in tqdm(sorted(by_type), desc="weights per request type", disable=not progress):
         idx = by_type[t]
-        ref = chosen.get("k3", pooled) if t == LONG else pooled
+        ref = chosen.get("k3", pooled) if t == LONG else chosen.get(t.replace(TEXT, ""), pooled)
         # new items start afresh (the pooled weights are about old items); a long history's targets are new
-        # items, unlike the cases of `ref`, so it also tries afresh
+        # items, unlike the cases of `ref`, and free text says what to take more than any other part of a
+        # request, so these also try afresh
         prior_ref = prior_only(ref)
         w, s, words, s_words = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
-                                              afresh=t == LONG)
+                                              afresh=t == LONG or TEXT in t)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
         held_out[t] = {"cases": len(idx), "ndcg@10": s,
@@ -246,7 +267,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
                        item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
             "held_out_users": len(held), "held_out_items": len(cold), "item_case_users": len(item_users),
-            "model_users": len(model_users),
+            "model_users": len(model_users), "text_users": len(text_users & held_set),
             "cases": len(cases),
             "collab_epochs": epochs, "collab": asdict(collab) if collab else None,
             "collab_held_out_ndcg@10": [float(v) if np.isfinite(v) else None for v in collab_scores],
