@@ -101,8 +101,7 @@ class FitConfig:
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
         for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "max_text_users",
-                     "min_item_users",
-                     "passes", "min_cases", "pool"):
+                     "min_item_users", "passes", "min_cases", "pool"):
             if getattr(self, name) < 1:
                 raise GenrecError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)!r}")
 
@@ -251,7 +250,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
                                               afresh=t == LONG or TEXT in t)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
-        held_out[t] = {"cases": len(idx), "ndcg@10": s,
+        held_out[t] = {"cases": len(idx), "ndcg@10": s,  # "pooled": where the search started (`ref`)
                        "pooled_ndcg@10": float(scores.ndcg(idx, prior_ref[None])[0]),
                        "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
         if s_words is not None:
