@@ -249,7 +249,7 @@ def test_free_text_cases_ask_for_the_users_next_item_in_a_sentence():
 
 def test_fit_chooses_weights_for_free_text_requests_on_held_out_sentences():
     """Users take the popular items of one group, drawn apart from anything else they say: a request without
-    text is best served by popularity, one whose sentence names the group by the text parts."""
+    text has nothing that tells the group; one whose sentence names it is served by the text parts."""
     rng = np.random.default_rng(0)
     cat = Catalog([Item(f"{g}{j}", f"{g} item", category=("Shop", "Aisle")) for g in GROUPS for j in range(10)])
     weights = np.arange(10, 0, -1, dtype=float) ** 2
