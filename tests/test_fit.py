@@ -15,7 +15,7 @@ from genrec.ranking.collab import CollabConfig, fit_collab
 from genrec.ranking.demographics import DemographicLift, demographic_tokens
 from genrec.ranking.shop import DEFAULT, ShopManifest, TypeWeights, load_shop, save_shop
 from genrec.training.fit import FitConfig, fit_shop
-from genrec.training.weight_search import PARTS, CaseScores, coordinate_ascent, to_type_weights
+from genrec.training.weight_search import PARTS, CaseScores, coordinate_ascent
 
 from .conftest import TINY_CODES, HashEncoder
 
@@ -102,16 +102,18 @@ def test_fit_keeps_the_occupation_in_the_text_parts_only_where_it_helps():
         scores = CaseScores(prior, CatalogMask(cat), cases, progress=False)
         idx = list(range(len(cases)))
         assert {scores.types[i] for i in idx} == {"k0+interests+demographics"}
-        w, s, words, s_words = choose_weights(scores, idx, np.eye(len(PARTS))[PARTS.index("text")], FAST)
+        choice = choose_weights(scores, idx, np.eye(len(PARTS))[PARTS.index("text")], FAST)
+        words, s, s_words = choice.demographic_words, choice.ndcg, choice.ndcg_without_demographic_words
         assert words is not misleads
-        assert s >= s_words if words else s == s_words
+        assert s >= s_words
+        assert np.isclose(s, choice.scores(scores).ndcg(idx, choice.weights[None])[0])
         if misleads:  # without the occupation, the text parts find the group again; with it they did not
             assert s > coordinate_ascent(scores, idx, FAST.grid, 3, 1e-4)[1] + 0.05
             p = UserProfile(interests=["pens 3"], occupation="tea tea tea tea")
-            top = np.argsort(-prior.logprior(p, [], to_type_weights(w).prior, words))[:10]
+            tw = choice.type_weights()
+            over = np.ones(len(cat), dtype=bool) if tw.standardised else None
+            top = np.argsort(-prior.logprior(p, [], tw.prior, words, over))[:10]
             assert all(cat[int(i)].item_id.startswith("pens") for i in top)
-        else:
-            assert np.isclose(s, scores.ndcg(idx, w[None])[0])
 
 
 def test_learned_model_ranks_what_people_like_the_user_take_and_round_trips():
@@ -178,6 +180,42 @@ def test_coordinate_ascent_starts_from_the_best_single_part_and_never_ends_below
     assert PARTS.index("budget") not in live  # no budgets in the logs: never searched
 
 
+def test_fit_standardises_the_parts_only_where_their_scales_say_nothing_of_how_sure_they_are():
+    """Two parts, each the target's signal plus noise. In one shop the text part's scale swings from case to case
+    (x0.01..x100) and says nothing of how sure it is: a fixed mix of raw parts lets one part drown the other,
+    z-scores add both. In the other shop the scales are steady and z-scores gain nothing."""
+    from genrec.training.weight_search import choose_weights
+
+    text, lexical = PARTS.index("text"), PARTS.index("lexical")
+    for swings in (True, False):
+        rng = np.random.default_rng(3)
+        parts, hits = [], []
+        for _ in range(400):
+            hit = np.zeros(40, dtype=bool)
+            hit[rng.integers(40)] = True
+            m = np.zeros((len(PARTS), 40))
+            m[text] = (rng.normal(size=40) + 1.5 * hit) * (10.0 ** rng.uniform(-2, 2) if swings else 1.0)
+            m[lexical] = rng.normal(size=40) + 1.5 * hit
+            parts.append(m)
+            hits.append(hit)
+        scores = CaseScores.of_parts(parts, [np.ones(40, dtype=bool)] * len(parts), hits)
+        idx = list(range(len(parts)))
+        choice = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False)
+        assert choice.standardised is swings
+        z = scores.view(standardised=True)
+        both = np.eye(len(PARTS))[text] + np.eye(len(PARTS))[lexical]
+        if swings:
+            assert choice.ndcg > coordinate_ascent(scores, idx, FAST.grid, 3, 1e-4)[1] + 0.05
+            assert np.isclose(choice.ndcg, z.ndcg(idx, choice.weights[None])[0])
+        assert np.isclose(z.ndcg(idx, both[None])[0], CaseScores.of_parts(  # z-scores by hand: the same ranking
+            [(m - m.mean(1, keepdims=True)) / np.where(m.std(1, keepdims=True) > 0, m.std(1, keepdims=True), 1)
+             for m in parts], [np.ones(40, dtype=bool)] * len(parts), hits).ndcg(idx, both[None])[0])
+        tw = choice.type_weights()
+        assert tw.standardised is swings
+        again = ShopManifest.from_dict(json.loads(json.dumps(ShopManifest({DEFAULT: tw}).to_dict())))
+        assert again.weights[DEFAULT] == tw
+
+
 def test_shop_folder_round_trip_and_the_recommender_uses_each_request_types_weights(
         tmp_path, tiny_model, tokenizer, encoder):
     cat, seqs, users = synthetic_shop(True)
@@ -202,6 +240,34 @@ def test_shop_folder_round_trip_and_the_recommender_uses_each_request_types_weig
     (folder / "shop.json").write_text("[1, 2]")
     with pytest.raises(ModelError, match="expected a JSON object"):
         load_shop(folder, cat)
+
+
+def test_a_standardised_request_type_is_served_as_z_scores_over_the_requests_allowed_items(
+        tiny_model, tokenizer, encoder):
+    from genrec import Recommender, RecommenderConfig
+    from genrec.data.filters import Filters
+    from genrec.ranking.diversity import NO_DIVERSITY
+    from genrec.ranking.prior import PriorWeights, combine, standardised
+
+    cat, seqs, users = synthetic_shop(True)
+    shop = fit_shop(cat, seqs, users, FAST, encoder=encoder, progress=False)
+    mix = PriorWeights(text=1.0, nearest=0.0, lexical=0.0, interest=0.0, popularity=1.0, collab=1.0, learned=0.0,
+                       demographic=0.0)  # raw, popularity's spread (nats) drowns collab's (cosines); z-scores not
+    weights = {DEFAULT: TypeWeights(0.0, mix), "k1": TypeWeights(0.0, mix, standardised=True)}
+    rec = Recommender(cat, config=RecommenderConfig(codes=TINY_CODES, cache_index=False), model=tiny_model,
+                      tokenizer=tokenizer, encoder=encoder)
+    rec.use_shop(replace(shop, manifest=replace(shop.manifest, weights=weights)))
+    p = UserProfile(recent_items=["tea3"])
+    ids = [it.item_id for it in cat]
+    got = [r.item_id for r in rec.recommend(p, k=8, explain=False, diversity=NO_DIVERSITY, candidates=ids[5:25])]
+    parts = rec.prior.components(p, [cat.get("tea3")])
+    over = rec.mask.allowed(Filters(candidates=tuple(ids[5:25])), p)  # the request's allowed items
+    z, raw = combine(standardised(parts, over), mix), combine(parts, mix)
+
+    def top(v):
+        return [cat[int(i)].item_id for i in np.argsort(-np.where(over, v, -np.inf), kind="stable")[:8]]
+    assert got == top(z)
+    assert top(z) != top(raw)  # the example tells the two apart
 
 
 def test_manifest_falls_back_to_the_request_without_demographics_then_default():

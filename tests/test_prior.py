@@ -6,7 +6,14 @@ import pytest
 from genrec import Catalog, GenrecError, UserProfile
 from genrec.data.catalog import Item
 from genrec.ranking.diversity import NO_DIVERSITY
-from genrec.ranking.prior import ItemPrior, PriorWeights, category_similarity, combine, item_similarity
+from genrec.ranking.prior import (
+    ItemPrior,
+    PriorWeights,
+    category_similarity,
+    combine,
+    item_similarity,
+    standardised,
+)
 from genrec.ranking.recommender import Recommender
 
 from .conftest import make_recommender
@@ -70,6 +77,16 @@ def test_prior_parts_apply_only_where_the_profile_gives_them(encoder):
     profile = UserProfile(interests=("pens",), budget=10.0, recent_items=("c",))
     assert set(prior.components(profile, [cat.get("c")], ["nearest", "popularity"])) == {"nearest", "popularity"}
     assert np.allclose(prior.logprior(profile, [cat.get("c")], two), combine(parts, two))  # weight 0: not computed
+    over = np.array([True, True, False, False])
+    z = standardised(parts, over)
+    assert np.allclose(z["interest"], 0.0) and np.allclose(z["budget"], 0.0)  # constant over a and b
+    for name, v in z.items():
+        if np.ptp(parts[name][over]):  # z-scores over the allowed items: mean 0, deviation 1 there
+            assert np.isclose(v[over].mean(), 0.0) and np.isclose(v[over].std(), 1.0)
+            assert np.allclose(v, (parts[name] - parts[name][over].mean()) / parts[name][over].std())
+        else:  # constant where allowed: says nothing there, 0
+            assert np.allclose(v, 0.0)
+    assert np.allclose(prior.logprior(profile, [cat.get("c")], two, standardise_over=over), combine(z, two))
     no_lexical = ItemPrior(cat, emb, encoder, PriorWeights(lexical=0.0))
     assert no_lexical.tfidf is None and "lexical" not in no_lexical.components(UserProfile(free_text="pen"), [])
     with pytest.raises(GenrecError, match="collab"):

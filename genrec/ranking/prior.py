@@ -24,7 +24,8 @@ popularity prior to the constrained logits); each part is a per-item score vecto
   (genrec.ranking.demographics).
 - budget: minus the fraction an item's price is over the profile's budget.
 
-Which parts count, and how much, is chosen per request type on the shop's own held-out users (genrec.training.fit);
+Which parts count, and how much, is chosen per request type on the shop's own held-out users (genrec.training.fit),
+and whether they are weighed in their own units or standardised (z-scores over the request's allowed items);
 `PriorWeights`' defaults serve a Recommender that was never fitted.
 """
 
@@ -270,17 +271,40 @@ class ItemPrior:
         return out
 
     def logprior(self, profile: UserProfile, recent: list[Item], weights: PriorWeights | None = None,
-                 demographic_words: bool = True) -> np.ndarray | None:
+                 demographic_words: bool = True, standardise_over: np.ndarray | None = None) -> np.ndarray | None:
         """The weighted parts (`weights`, default this prior's own) as a log-distribution; None if none applies.
-        Parts of weight 0 are not computed."""
+        Parts of weight 0 are not computed. `standardise_over` (a mask of the request's allowed items): each part
+        is weighed as z-scores over those items (`standardised`), not in its own units."""
         weights = self.weights if weights is None else weights
         used = [n for n in COMPONENTS if getattr(weights, n)]
-        return combine(self.components(profile, recent, used, demographic_words), weights)
+        parts = self.components(profile, recent, used, demographic_words)
+        return combine(parts if standardise_over is None else standardised(parts, standardise_over), weights)
 
     def new_items_only(self, allowed: np.ndarray) -> bool:
         """Do the shop's logs show no user for any allowed item (e.g. a "new arrivals" request)? False without
         logs: then nothing tells new items from old."""
         return self.has_users is not None and bool(allowed.any()) and not self.has_users[allowed].any()
+
+
+def z_stats(values: np.ndarray, over: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each row of `values` (parts, items) over the items `over` (a mask); a row
+    constant there gets an infinite deviation, so its z-scores are 0."""
+    v = values[:, over] if over.any() else values
+    sd = v.std(1)
+    return v.mean(1), np.where(sd > 0, sd, np.inf)
+
+
+def standardised(parts: dict[str, np.ndarray], over: np.ndarray) -> dict[str, np.ndarray]:
+    """Each part as z-scores over the items `over` (the request's allowed items). A weighted sum of raw parts lets
+    each part's spread in this request say how sure it is; z-scores give every part the same spread, which fuses
+    parts of unlike scales better where none is much surer than the others (new items ranked by content and
+    borrowed logs). The fit chooses per request type which serves (TypeWeights.standardised)."""
+    if not parts:
+        return parts
+    names = list(parts)
+    values = np.stack([parts[n] for n in names])
+    mean, sd = z_stats(values, over)
+    return dict(zip(names, (values - mean[:, None]) / sd[:, None]))
 
 
 def combine(parts: dict[str, np.ndarray], weights: PriorWeights) -> np.ndarray | None:

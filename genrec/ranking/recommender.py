@@ -261,14 +261,19 @@ class Recommender:
             return TypeWeights(self.new_items_model_weight, self.new_items_prior)
         return TypeWeights(self.model_weight, self.config.prior)
 
-    def _logprior(self, profile: UserProfile, recent: list[Item], w: TypeWeights) -> np.ndarray | None:
-        return self.prior.logprior(profile, recent, w.prior, w.demographic_words)
+    def _logprior(self, profile: UserProfile, recent: list[Item], w: TypeWeights,
+                  allowed: np.ndarray | None = None) -> np.ndarray | None:
+        over = None
+        if w.standardised:
+            over = allowed if allowed is not None else np.ones(len(self.catalog), dtype=bool)
+        return self.prior.logprior(profile, recent, w.prior, w.demographic_words, over)
 
-    def item_logprior(self, profile: UserProfile, recent: list[Item], new_items_only: bool = False
-                      ) -> np.ndarray | None:
+    def item_logprior(self, profile: UserProfile, recent: list[Item], new_items_only: bool = False,
+                      allowed: np.ndarray | None = None) -> np.ndarray | None:
         """log-distribution over items of the weighted prior parts (genrec.ranking.prior) for this request's weights;
-        None if none applies. This is how a cold profile with no adapter still gets fitting items."""
-        return self._logprior(profile, recent, self.weights_for(profile, new_items_only))
+        None if none applies. This is how a cold profile with no adapter still gets fitting items. `allowed`: the
+        request's allowed items (those a standardised type's parts are z-scored over; default every item)."""
+        return self._logprior(profile, recent, self.weights_for(profile, new_items_only), allowed)
 
     def recommend(self, profile: UserProfile | dict | str, k: int = 10, explain: bool = True,
                   filters: Filters | None = None, diversity: Diversity | None = None,
@@ -301,7 +306,7 @@ class Recommender:
             prompts.append(encode(self.tokenizer, text))
             recents.append(recent)
             w = self.weights_for(p, self.prior.new_items_only(a))
-            priors.append(self._logprior(p, recent, w))
+            priors.append(self._logprior(p, recent, w, a))
             weights.append(w.model)
         scorer = ModelScorer(self.model, prompts, self.tokenizer.pad_token_id or 0) if any(weights) else None
         fams = self.families if div.one_per_family else None

@@ -33,12 +33,16 @@ class TypeWeights:
     # Does the profile's occupation join its own words in the text and lexical parts? The fit keeps it only
     # where it helps on held-out users: an occupation word matches item text by accident more often than not.
     demographic_words: bool = True
+    # Are the prior's parts weighed as z-scores over the request's allowed items (genrec.ranking.prior.standardised)
+    # rather than in their own units? The fit chooses it per request type on held-out users.
+    standardised: bool = False
 
     def __post_init__(self):
         if not self.model >= 0:
             raise ModelError(f"model weight must be >= 0, got {self.model!r}")
-        if not isinstance(self.demographic_words, bool):
-            raise ModelError(f"demographic_words must be true or false, got {self.demographic_words!r}")
+        for name in ("demographic_words", "standardised"):
+            if not isinstance(getattr(self, name), bool):
+                raise ModelError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,8 @@ class ShopManifest:
                              f"{FORMAT_VERSION} (fit the shop again)")
         try:
             weights = {k: TypeWeights(float(v["model"]), PriorWeights(**v["prior"]),
-                                      v.get("demographic_words", True)) for k, v in d["weights"].items()}
+                                      v.get("demographic_words", True), v.get("standardised", False))
+                       for k, v in d["weights"].items()}
             return cls(weights, d.get("held_out", {}), d.get("catalog_fingerprint", ""), d.get("data", {}),
                        d.get("config", {}), float(d.get("fit_seconds", 0.0)))
         except (KeyError, TypeError, ValueError, AttributeError) as e:

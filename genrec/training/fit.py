@@ -86,6 +86,11 @@ class FitConfig:
     # A request type keeps weights of its own only when they beat the pooled ones on its cases by this many
     # standard errors of the paired difference (0: any gain the ascent found, as the recorded runs used).
     min_gain_se: float = 0.0
+    # A request type's parts are standardised (genrec.ranking.prior.standardised) only when that beats its raw
+    # parts by this many standard errors of the paired difference in cross-validated NDCG@10 on its held-out
+    # cases (two standard errors: the usual bar for a difference that is not noise). Z-scores undo the
+    # shrinkage of a weak part (a demographic lift where demographics say nothing), so they must earn their place.
+    standardise_gain_se: float = 2.0
     exact_items: int = 3000  # larger catalogs score each case over the union of every part's top `pool` items
     pool: int = 200
     demographics_variants: bool = True  # also hold out each request without the user's demographics
@@ -98,6 +103,8 @@ class FitConfig:
     def __post_init__(self):
         if not 0 < self.holdout_share < 1 or not 0 <= self.cold_item_share < 1:
             raise GenrecError("holdout_share must be within (0, 1) and cold_item_share within [0, 1)")
+        if self.min_gain_se < 0 or self.standardise_gain_se < 0:
+            raise GenrecError("min_gain_se and standardise_gain_se must be >= 0 (standard errors)")
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
         for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "max_text_users",
@@ -244,22 +251,27 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         ref = chosen.get("k3", pooled) if t == LONG else chosen.get(t.replace(TEXT, ""), pooled)
         # new items start afresh (the pooled weights are about old items); a long history's targets are new
         # items, unlike the cases of `ref`, and free text says what to take more than any other part of a
-        # request, so these also try afresh
+        # request, so these also try afresh (as every type does with standardised parts; a `ref` whose parts
+        # were standardised is then only a starting point of the raw parts' search)
         prior_ref = prior_only(ref)
-        w, s, words, s_words = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
-                                              afresh=t == LONG or TEXT in t)
+        choice = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
+                                afresh=t == LONG or TEXT in t)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
-        held_out[t] = {"cases": len(idx), "ndcg@10": s,  # "pooled": where the search started (`ref`)
+        held_out[t] = {"cases": len(idx), "ndcg@10": choice.ndcg,  # "pooled": where the search started (`ref`)
                        "pooled_ndcg@10": float(scores.ndcg(idx, prior_ref[None])[0]),
                        "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
-        if s_words is not None:
-            held_out[t]["ndcg@10_without_demographic_words"] = s_words
+        for key, value in (("ndcg@10_without_demographic_words", choice.ndcg_without_demographic_words),
+                           ("cross_validated_ndcg@10", choice.ndcg_cross_validated),
+                           ("cross_validated_ndcg@10_standardised", choice.ndcg_standardised)):
+            if value is not None:
+                held_out[t][key] = value
         if with_model:  # with too few scored cases, `ref`'s model weight
-            w, held_out[t]["model"] = choose_model_weight(scores if words else scores.without_demographic_words(),
-                                                          [i for i in idx if scored[i]], w, ref[0], config)
-        chosen[t] = w
-        weights[t] = to_type_weights(w, words)
+            w, held_out[t]["model"] = choose_model_weight(choice.scores(scores), [i for i in idx if scored[i]],
+                                                          choice.weights, ref[0], config)
+            choice = replace(choice, weights=w)
+        chosen[t] = choice.weights
+        weights[t] = choice.type_weights()
     phases.mark("weight search")
     epochs = signals.learned.epochs if signals.learned is not None else None
     full = fit_signals(catalog, sequences, users, collab, collab_epochs=epochs, progress=progress,

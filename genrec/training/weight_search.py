@@ -4,7 +4,9 @@ and coordinate ascent over a grid of weights on them, one request type at a time
 from __future__ import annotations
 
 import copy
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +14,7 @@ from tqdm.auto import tqdm
 
 from ..data.cases import Case, request_type
 from ..ranking.contract import CatalogMask
-from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights
+from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights, z_stats
 from ..ranking.shop import TypeWeights
 
 if TYPE_CHECKING:
@@ -25,17 +27,24 @@ UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the
 class CaseScores:
     """Held-out cases with every part's score of every item (rows PARTS; a part that does not apply is 0), so
     any weights rank them by one product. A case whose profile has an occupation also keeps its parts with the
-    occupation left out of the text and lexical parts (`without_demographic_words`). `model_rows[n]`: the model's
-    score of every item for case n, or None where the model did not score it (model passes are dear, so an
-    adapter's model scores fewer users than the prior); the model part is searched only on `with_model()`."""
+    occupation left out of the text and lexical parts. `model_rows[n]`: the model's score of every item for case
+    n, or None where the model did not score it (model passes are dear, so an adapter's model scores fewer users
+    than the prior). `view()` gives the same cases without the occupation's words, with the prior's parts
+    standardised (z-scores over each case's allowed items, as the recommender computes them), or with the model
+    part searched too."""
 
-    def __init__(self, prior: ItemPrior, mask: CatalogMask, cases: list[Case], model_rows=None,
+    def __init__(self, prior: ItemPrior | None, mask: CatalogMask | None, cases: list[Case], model_rows=None,
                  exact_items: int = 3000, pool: int = 200, progress: bool = True):
-        catalog = prior.catalog
         self.cases, self.items, self.parts, self.hits, self.types = cases, [], [], [], []
         self.alt: dict[int, np.ndarray] = {}  # case -> its text and lexical rows without the occupation
+        # case -> mean and deviation of each row over its allowed items (the prior's rows; then alt's)
+        self.stats: list[tuple[np.ndarray, np.ndarray]] = []
         self.demographic_words = True
-        self.model_on = False  # is the model part searched (with_model)?
+        self.standardised = False
+        self.model_on = False  # is the model part searched?
+        if prior is None:
+            return
+        catalog = prior.catalog
         ids = np.array([it.item_id for it in catalog])
         worded = self.WORDED
         for n, c in enumerate(tqdm(cases, desc="scoring held-out cases", unit="case", disable=not progress)):
@@ -51,37 +60,68 @@ class CaseScores:
                 alt = np.zeros((len(worded), len(catalog)), dtype=np.float32)
                 for name, v in prior.components(c.profile, recent, ("text", "lexical"), False).items():
                     alt[worded.index(PARTS.index(name))] = v
-            keep = np.nonzero(allowed)[0]
-            if len(catalog) > exact_items:  # what any positive mix can put in its top 10
-                rows = [row for row in (m if alt is None else np.vstack([m, alt])) if row.any()]
-                top = [keep[np.argpartition(-row[keep], min(pool, len(keep)) - 1)[:pool]] for row in rows]
-                keep = np.unique(np.concatenate(top)) if top else keep[:pool]
-            self.items.append(keep)
-            self.parts.append(m[:, keep])
-            if alt is not None:
-                self.alt[n] = alt[:, keep]
-            self.hits.append(np.isin(ids[keep], list(c.targets)))
+            self._add(m, alt, allowed, np.isin(ids, list(c.targets)), exact_items, pool)
             self.types.append(request_type(c.profile, prior.new_items_only(allowed)))
+
+    @classmethod
+    def of_parts(cls, parts: Sequence[np.ndarray], allowed: Sequence[np.ndarray], hits: Sequence[np.ndarray]
+                 ) -> CaseScores:
+        """Cases given by their parts' values (each (PARTS, items)), allowed items and targets (masks), as a
+        study or a test of the search states them."""
+        scores = cls(None, None, [])
+        for m, a, h in zip(parts, allowed, hits):
+            scores._add(np.asarray(m, dtype=np.float32), None, a, h)
+        return scores
+
+    def _add(self, m: np.ndarray, alt: np.ndarray | None, allowed: np.ndarray, hits: np.ndarray,
+             exact_items: int = 3000, pool: int = 200) -> None:
+        """Keep one case: its parts `m`, `alt` (without the occupation) and targets `hits` over the items it may
+        rank (`allowed`; with more than `exact_items` of them, those any positive mix can put in its top 10)."""
+        rows = m if alt is None else np.vstack([m, alt])
+        mean, sd = z_stats(rows, allowed)
+        mean[0], sd[0] = 0.0, 1.0  # the model's log-probabilities join the prior as they are
+        self.stats.append((mean.astype(np.float32), sd.astype(np.float32)))
+        keep = np.nonzero(allowed)[0]
+        if len(allowed) > exact_items:
+            top = [keep[np.argpartition(-row[keep], min(pool, len(keep)) - 1)[:pool]] for row in rows if row.any()]
+            keep = np.unique(np.concatenate(top)) if top else keep[:pool]
+        if alt is not None:
+            self.alt[len(self.parts)] = alt[:, keep]
+        self.items.append(keep)
+        self.parts.append(m[:, keep])
+        self.hits.append(hits[keep])
 
     WORDED = [PARTS.index("text"), PARTS.index("lexical")]  # the parts that read the profile's words
 
-    def without_demographic_words(self) -> CaseScores:
-        """The same cases scored with the occupation left out of the text and lexical parts."""
-        other = copy.copy(self)
-        other.demographic_words = False
-        return other
+    def fold(self, i: int) -> int:
+        """Case i's fold (0 or 1) for cross-validation: by its user, so a user's cases stay together."""
+        key = self.cases[i].user if i < len(self.cases) else str(i)
+        return zlib.crc32(key.encode()) % 2
 
-    def with_model(self) -> CaseScores:
-        """The same cases with the model part searched too (on cases it did not score, it is 0)."""
+    def view(self, demographic_words: bool | None = None, standardised: bool | None = None,
+             model_on: bool | None = None) -> CaseScores:
+        """The same cases with the occupation left out of the text and lexical parts (`demographic_words`
+        False), the prior's parts standardised, or the model part searched too (on cases it did not score, it
+        is 0); None keeps this view's setting."""
         other = copy.copy(self)
-        other.model_on = True
+        for name, value in (("demographic_words", demographic_words), ("standardised", standardised),
+                            ("model_on", model_on)):
+            if value is not None:
+                setattr(other, name, value)
         return other
 
     def case_parts(self, i: int) -> np.ndarray:
         m = self.parts[i]
-        if not self.demographic_words and i in self.alt:
+        worded = not self.demographic_words and i in self.alt
+        if worded:
             m = m.copy()
             m[self.WORDED] = self.alt[i]
+        if self.standardised:
+            mean, sd = self.stats[i]
+            rows = np.arange(len(PARTS))
+            if worded:
+                rows[self.WORDED] = len(PARTS) + np.arange(len(self.WORDED))
+            m = (m - mean[rows, None]) / sd[rows, None]
         return m
 
     def live_parts(self, idx: Sequence[int]) -> list[int]:
@@ -144,30 +184,81 @@ def coordinate_ascent(scores: CaseScores, idx: Sequence[int], grid: Sequence[flo
     return w, best
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One request type's weights (over PARTS) and how its parts are read, with the held-out NDCG@10 of each
+    variant tried (None: not tried)."""
+
+    weights: np.ndarray
+    ndcg: float
+    demographic_words: bool = True
+    standardised: bool = False
+    ndcg_without_demographic_words: float | None = None
+    # two-fold cross-validated NDCG@10 of the search over raw parts and over standardised ones
+    ndcg_cross_validated: float | None = None
+    ndcg_standardised: float | None = None
+
+    def scores(self, scores: CaseScores) -> CaseScores:
+        """`scores` read as this choice reads its parts."""
+        return scores.view(demographic_words=self.demographic_words, standardised=self.standardised)
+
+    def type_weights(self) -> TypeWeights:
+        return to_type_weights(self.weights, self.demographic_words, self.standardised)
+
+
 def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, config: FitConfig, start: bool = True,
-                   afresh: bool = False) -> tuple[np.ndarray, float, bool, float | None]:
-    """One request type's weights on its cases `idx`: (weights, NDCG@10, demographic_words, NDCG@10 without the
-    occupation in the text parts or None when no case has one). With too few cases, `ref` (the pooled
-    weights). Else coordinate ascent from `ref` (`start`), or from the best single part (not `start`, or also
-    that with `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same
-    without the occupation in the text and lexical parts, taken when it gains."""
-    w, s = ref, float(scores.ndcg(idx, ref[None])[0])
+                   afresh: bool = False) -> Choice:
+    """One request type's weights on its cases `idx`. With too few cases, `ref` (the pooled weights). Else
+    coordinate ascent from `ref` (`start`), or from the best single part (not `start`, or also that with
+    `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same without the
+    occupation in the text and lexical parts, taken when it gains; then from the best single part with the
+    prior's parts standardised, taken when its cross-validated NDCG@10 is clearly better than the raw parts'
+    (FitConfig.standardise_gain_se)."""
+    choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
-        return w, s, True, None
+        return choice
     begin = ref if start else None
     own, own_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance, begin)
     if afresh and begin is not None:
         alt, alt_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance)
         own, own_s = (alt, alt_s) if alt_s > own_s else (own, own_s)
     if begin is None or _clearly_better(scores, idx, own, ref, config.min_gain_se):
-        w, s = own, own_s
-    if not any(i in scores.alt for i in idx):
-        return w, s, True, None
-    wordless, s_words = coordinate_ascent(scores.without_demographic_words(), idx, config.grid, config.passes,
-                                       config.tolerance, begin)
-    if s_words > s + config.tolerance:
-        return wordless, s_words, False, s_words
-    return w, s, True, s_words
+        choice = Choice(own, own_s)
+    if any(i in scores.alt for i in idx):
+        wordless = scores.view(demographic_words=False)
+        w, s = coordinate_ascent(wordless, idx, config.grid, config.passes, config.tolerance, begin)
+        choice = replace(choice, ndcg_without_demographic_words=s)
+        if s > choice.ndcg + config.tolerance:
+            choice = replace(choice, weights=w, ndcg=s, demographic_words=False)
+    # Raw or standardised parts: by how each search does on cases it did not see (two folds of the users), as
+    # the search over raw parts fits its cases closer (their scales are free to fit them) than it serves others.
+    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin)
+    z = scores.view(demographic_words=choice.demographic_words, standardised=True)
+    z_cv = _cross_validated(z, idx, config, None)
+    if raw_cv is None or z_cv is None:
+        return choice
+    choice = replace(choice, ndcg_cross_validated=float(raw_cv.mean()), ndcg_standardised=float(z_cv.mean()))
+    diff = z_cv - raw_cv
+    if diff.mean() <= max(config.standardise_gain_se * diff.std(ddof=1) / np.sqrt(len(diff)), config.tolerance):
+        return choice
+    w, s = coordinate_ascent(z, idx, config.grid, config.passes, config.tolerance)
+    return replace(choice, weights=w, ndcg=s, standardised=True)
+
+
+def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, start: np.ndarray | None
+                     ) -> np.ndarray | None:
+    """Each case's NDCG@10 under the weights that coordinate ascent (from `start`) chose on the other fold of
+    users (two folds, by a hash of the user); None when a fold has fewer than FitConfig.min_cases cases."""
+    idx = np.asarray(idx)
+    fold = np.array([scores.fold(i) for i in idx])
+    out = np.zeros(len(idx))
+    for f in (0, 1):
+        train, test = idx[fold != f], fold == f
+        if len(train) < config.min_cases or not test.any():
+            return None
+        w, _ = coordinate_ascent(scores, list(train), config.grid, config.passes, config.tolerance, start)
+        out[test] = scores.per_case(list(idx[test]), w[None])[0]
+    return out
 
 
 def _clearly_better(scores: CaseScores, idx: Sequence[int], own: np.ndarray, pooled: np.ndarray, n_se: float) -> bool:
@@ -177,9 +268,10 @@ def _clearly_better(scores: CaseScores, idx: Sequence[int], own: np.ndarray, poo
     return bool(diff.mean() > n_se * se and diff.mean() > 0)
 
 
-def to_type_weights(w: np.ndarray, demographic_words: bool = True) -> TypeWeights:
+def to_type_weights(w: np.ndarray, demographic_words: bool = True, standardised: bool = False) -> TypeWeights:
     searched = {name: float(w[PARTS.index(name)]) for name in COMPONENTS if name not in UNSEARCHED}
-    return TypeWeights(model=float(w[0]), prior=PriorWeights(**searched), demographic_words=demographic_words)
+    return TypeWeights(model=float(w[0]), prior=PriorWeights(**searched), demographic_words=demographic_words,
+                       standardised=standardised)
 
 
 
@@ -200,7 +292,7 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
     if len(idx) < config.min_cases:
         w[0] = fallback
         return w, {"cases": len(idx)}
-    on = scores.with_model()
+    on = scores.view(model_on=True)
     grid = np.asarray(config.grid, dtype=np.float64)
     cand = np.tile(w, (len(grid), 1))
     cand[:, 0] = grid
