@@ -233,10 +233,10 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     # Raw or standardised parts: by how each search does on cases it did not see (two folds of the users), as
     # the search over raw parts fits its cases closer (their scales are free to fit them) than it serves others.
     raw_cv = _cross_validated(choice.scores(scores), idx, config, begin)
+    if raw_cv is None:  # a fold too small: the same folds for the standardised parts
+        return choice
     z = scores.view(demographic_words=choice.demographic_words, standardised=True)
     z_cv = _cross_validated(z, idx, config, None)
-    if raw_cv is None or z_cv is None:
-        return choice
     choice = replace(choice, ndcg_cross_validated=float(raw_cv.mean()), ndcg_standardised=float(z_cv.mean()))
     diff = z_cv - raw_cv
     if diff.mean() <= max(config.standardise_gain_se * diff.std(ddof=1) / np.sqrt(len(diff)), config.tolerance):
@@ -251,11 +251,11 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
     users (two folds, by a hash of the user); None when a fold has fewer than FitConfig.min_cases cases."""
     idx = np.asarray(idx)
     fold = np.array([scores.fold(i) for i in idx])
+    if min((fold == 0).sum(), (fold == 1).sum()) < config.min_cases:  # checked before any search
+        return None
     out = np.zeros(len(idx))
     for f in (0, 1):
         train, test = idx[fold != f], fold == f
-        if len(train) < config.min_cases or not test.any():
-            return None
         w, _ = coordinate_ascent(scores, list(train), config.grid, config.passes, config.tolerance, start)
         out[test] = scores.per_case(list(idx[test]), w[None])[0]
     return out
