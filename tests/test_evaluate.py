@@ -259,3 +259,19 @@ def test_report_keeps_each_fitted_genrec_systems_manifest(tmp_path, monkeypatch)
     assert fits["llm A"]["users"] < fits["llm B"]["users"]  # A fits on the training users, B on everyone
     write_report(evaluate(data, ["popularity"], EvalConfig()), data, tmp_path / "base", ["popularity"], "test")
     assert not (tmp_path / "base" / "fits.json").exists()
+
+
+def test_report_splits_protocol_b_by_history_length():
+    """Protocol B's users with 1-3 known items get cold-start weights, longer histories the long ones: the report
+    gives each system's NDCG@10 per kind, exactly, so a lost cell says which requests lose."""
+    from genrec.evaluation.evaluate import Run
+    from genrec.evaluation.report import by_history
+
+    rows = [{"system": "llm", "protocol": "B", "setting": "full", "user": f"u{n}", "history": n,
+             "ndcg@10": v} for n, v in ((1, 0.0), (3, 0.5), (4, 0.25), (50, 0.75))]
+    rows.append({"system": "llm", "protocol": "A", "setting": "k=1", "user": "u9", "history": 1, "ndcg@10": 1.0})
+    rows.append({"system": "llm", "protocol": "B", "setting": "full", "user": "old", "ndcg@10": 1.0})  # no field
+    short, long_ = by_history(Run(rows))
+    assert (short["history"], short["users"], short["ndcg@10"]) == ("1-3", 2, 0.25)
+    assert short["ndcg@10_se"] == pytest.approx(0.25)  # sd 0.3536 over sqrt(2)
+    assert (long_["history"], long_["users"], long_["ndcg@10"]) == (">3", 2, 0.5)

@@ -29,7 +29,8 @@ from .profile import RecentItem, UserProfile
 DEMOGRAPHICS = ("age", "gender", "location", "occupation")
 MAX_HISTORY = 50  # UserProfile's limit on recent items; protocol B histories are cut to the latest 50
 NEW_ITEMS = "new-items"
-LONG = "long"  # more than 3 known items: a returning user (protocol B's histories), not a cold-start one
+MAX_COLD_KNOWN = 3  # a cold-start request knows 0-3 items (protocol A's k); more is a returning user's
+LONG = "long"  # more than MAX_COLD_KNOWN known items: a returning user (protocol B's histories), not a cold-start one
 TEXT = "+text"  # the request carries a sentence of free text
 
 
@@ -160,7 +161,7 @@ def request_type(profile: UserProfile, new_items_only: bool) -> str:
     if new_items_only:
         return NEW_ITEMS
     n = len(profile.recent_items)
-    key = LONG if n > 3 else f"k{n}"
+    key = LONG if n > MAX_COLD_KNOWN else f"k{n}"
     if profile.interests:
         key += "+interests"
     if profile.free_text:

@@ -87,7 +87,7 @@ def case_row(system: str, c: Case, ids: list[str], data: Dataset, cold: set[str]
     if c.filters.candidates is not None:
         allowed &= set(c.filters.candidates)
     row = {"system": system, "protocol": c.protocol, "setting": c.setting, "known": c.known,
-           "interests": c.interests, "user": c.user, "items": ids[:10],
+           "history": len(c.profile.recent_items), "interests": c.interests, "user": c.user, "items": ids[:10],
            "mrr": metrics.mrr(ids, c.targets), "valid_id_rate": metrics.valid_id_rate(ids, allowed),
            "duplicate_rate": metrics.duplicate_rate(ids), "cold_share@10": metrics.cold_share(ids, cold, 10)}
     for k in CUTOFFS:

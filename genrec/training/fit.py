@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from ..data.cases import (
     LONG,
+    MAX_COLD_KNOWN,
     NEW_ITEMS,
     TEXT,
     Case,
@@ -177,7 +178,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     if with_model:
         model_users |= set(_sample(item_users, config.max_model_users, config.seed))
     item_cases = [c for c in cold_item_cases(sequences, item_users, cold)
-                  if c.setting == "cold-only" or len(c.profile.recent_items) > 3]
+                  if c.setting == "cold-only" or len(c.profile.recent_items) > MAX_COLD_KNOWN]
     cases = cold_user_cases(catalog, sequences, users, held,
                             demographics_variants=(True, False) if config.demographics_variants else (True,))
     # Free-text requests from some held-out users, the model's first (so its weight for them has cases too).
