@@ -9,7 +9,7 @@ import pytest
 from genrec import Catalog, GenrecError, UserProfile
 from genrec.data.cases import cold_user_cases, free_text_cases, request_type
 from genrec.data.catalog import Item
-from genrec.data.dataset import load_users
+from genrec.data.dataset import Dataset, load_users
 from genrec.errors import ModelError
 from genrec.ranking.collab import CollabConfig, fit_collab
 from genrec.ranking.demographics import DemographicLift, demographic_tokens
@@ -373,6 +373,24 @@ def test_fitted_recommender_serves_with_a_tiny_model(tiny_model, tokenizer, enco
     assert rec.shop is not None and rec.shop.manifest.data["held_out_users"] == 120
     recs = rec.recommend({"gender": "female", "age": 25}, k=5, explain=False)
     assert sum(r.item_id.startswith("pens") for r in recs) >= 4
+
+
+def test_logs_too_small_to_fit_on_still_serve_unfitted_from_their_signals(tiny_model, tokenizer, encoder, caplog):
+    """`genrec eval --systems llm,...` on a small shop scores genrec beside the baselines instead of stopping: the
+    recommender is not fitted (default weights) but ranks with the logs' signals."""
+    from genrec import RecommenderConfig
+    from genrec.training.fit import fitted_recommender
+
+    cat, seqs, users = synthetic_shop(True, n_users=20)
+    with caplog.at_level("WARNING"):
+        rec = fitted_recommender(cat, seqs, users, fit_config=FAST, progress=False, model=tiny_model,
+                                 tokenizer=tokenizer, encoder=encoder,
+                                 config=RecommenderConfig(codes=TINY_CODES, cache_index=False))
+    assert rec.shop is None and "too few to fit on" in caplog.text
+    assert rec.signals.popularity == dict(Dataset(cat, seqs).popularity())
+    assert rec.signals.similarity is not None
+    recs = rec.recommend({"gender": "female"}, k=3, explain=False)
+    assert len(recs) == 3
 
 
 def test_lightfm_peer_learns_from_the_same_features():

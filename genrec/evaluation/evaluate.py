@@ -60,6 +60,8 @@ def evaluate(data: Dataset, systems: list[str], cfg: EvalConfig | None = None, a
             system = build_system(name, training_view(data, protocol), adapter, fit_config)
             if getattr(system, "shop", None) is not None:
                 run.fits[f"{name} {protocol}"] = system.shop.manifest.to_dict()
+            elif name in LLM_SYSTEMS:  # logs too small to fit on (a warning said why): default weights
+                run.fits[f"{name} {protocol}"] = {"fitted": False}
             for label, div in variants.items() if name in LLM_SYSTEMS else [(None, None)]:
                 if name in LLM_SYSTEMS and div is not None:
                     system.config = replace(system.config, diversity=div)

@@ -212,7 +212,12 @@ class Recommender:
 
     def use_shop(self, shop: Shop) -> None:
         """Serve with a fitted shop's signals and per-request-type weights from now on."""
-        self.shop, self.signals = shop, shop.signals
+        self.shop = shop
+        self.use_signals(shop.signals)
+
+    def use_signals(self, signals: Signals) -> None:
+        """Serve with these signals (genrec.ranking.signals) from now on."""
+        self.signals = signals
         self._bind(self.catalog, self.codes, self.retired)
 
     def _index(self, codes: ItemCodes | None) -> ItemCodes:

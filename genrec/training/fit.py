@@ -60,6 +60,11 @@ from .weight_search import (
 
 log = logging.getLogger(__name__)
 
+
+class TooFewUsers(GenrecError):
+    """The logs hold too few users with more than 3 items to hold some out and fit on them."""
+
+
 @dataclass(frozen=True)
 class FitConfig:
     holdout_share: float = 0.2  # of the users with more than 3 items
@@ -169,7 +174,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         if holdout:
             held = sorted(set(held) | set(split_holdout(catalog, sequences, config)[0]))
     if len(held) < 10:
-        raise GenrecError(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
+        raise TooFewUsers(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
                           "(the logs need more users)")
     held_set = set(held)
     # New items alone, and mixed into the whole catalog for returning users (a warm history longer than 3
@@ -355,12 +360,18 @@ def fitted_recommender(catalog: Catalog, sequences: Mapping[str, Sequence[str]],
                        adapter=None, fit_config: FitConfig = FitConfig(), progress: bool = True,
                        holdout: tuple[Sequence[str], set[str]] | None = None, **kwargs):
     """A Recommender (with the LoRA `adapter` when given) fitted to these logs (on the `holdout` users and items
-    when given, see fit_shop); kwargs go to Recommender."""
+    when given, see fit_shop); kwargs go to Recommender. Logs too small to hold users out of (TooFewUsers) give
+    a Recommender that is not fitted (`shop` None): the default weights over the logs' signals."""
     from ..ranking.recommender import Recommender
 
     rec = Recommender(catalog, adapter=adapter, **kwargs)
-    rec.use_shop(fit_shop(catalog, sequences, users, fit_config, recommender=rec, progress=progress,
-                          holdout=holdout))
+    try:
+        shop = fit_shop(catalog, sequences, users, fit_config, recommender=rec, progress=progress, holdout=holdout)
+    except TooFewUsers as e:  # still served from its logs (so `genrec eval` scores it beside the baselines)
+        log.warning("%s; genrec runs unfitted, at the default weights, with the logs' signals", e)
+        rec.use_signals(fit_signals(catalog, sequences, users, collab=None, progress=False))
+        return rec
+    rec.use_shop(shop)
     return rec
 
 
