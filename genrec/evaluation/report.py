@@ -31,9 +31,7 @@ def summarize(run: Run, data: Dataset) -> list[dict]:
         s = {"protocol": protocol, "setting": setting, "system": system, "users": len(rows),
              "known": rows[0]["known"], "interests": rows[0]["interests"]}
         for m in SUMMARY_METRICS:
-            v = np.array([r[m] for r in rows], dtype=np.float64)
-            s[m] = float(v.mean())
-            s[f"{m}_se"] = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+            s[m], s[f"{m}_se"] = _mean_se([r[m] for r in rows])
         lists = [r["items"] for r in rows]
         s["coverage@10"] = metrics.catalog_coverage(lists, len(data.catalog), 10)
         s["diversity@10"] = float(np.mean([metrics.category_diversity(x, category, 10) for x in lists]))
@@ -143,11 +141,16 @@ def by_history(run: Run) -> list[dict]:
             groups.setdefault((r["setting"], r["system"], bucket), []).append(r["ndcg@10"])
     out = []
     for (setting, system, bucket), v in sorted(groups.items()):
-        x = np.array(v, dtype=np.float64)
-        out.append({"setting": setting, "system": system, "history": bucket, "users": len(x),
-                    "ndcg@10": float(x.mean()),
-                    "ndcg@10_se": float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0})
+        mean, se = _mean_se(v)
+        out.append({"setting": setting, "system": system, "history": bucket, "users": len(v),
+                    "ndcg@10": mean, "ndcg@10_se": se})
     return out
+
+
+def _mean_se(values) -> tuple[float, float]:
+    """Mean over users and its standard error (0 for a single user)."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
 def adapter_tests(run: Run, summary: list[dict]) -> list[dict]:
