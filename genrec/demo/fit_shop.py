@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from genrec import api
+from genrec.data.cases import MAX_COLD_KNOWN
 from genrec.data.dataset import Dataset
 from genrec.ranking.recommender import Recommender
 from genrec.ranking.shop import save_shop
@@ -30,7 +31,7 @@ def main(adapter: Path | None = None) -> Path:
     config = FitConfig()
     users = splits["train_users"] + splits["valid_cold_users"]
     sequences = {u: data.sequences[u] for u in users}
-    valid = [u for u in splits["valid_cold_users"] if len(sequences[u]) > 3]
+    valid = [u for u in splits["valid_cold_users"] if len(sequences[u]) > MAX_COLD_KNOWN]
     held = sorted(random.Random(config.seed).sample(valid, min(config.max_model_users, len(valid))))
     rec = Recommender(data.catalog, adapter=adapter, popularity={})  # the model alone; the fit gives the signals
     shop = fit_shop(data.catalog, sequences, data.users, config, recommender=rec,

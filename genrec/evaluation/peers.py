@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..data.cases import cold_profile, cold_user_cases, seed_interests
+from ..data.cases import MAX_COLD_KNOWN, cold_profile, cold_user_cases, seed_interests
 from ..errors import GenrecError
 from ..ranking.collab import item_feature_tokens, profile_tokens
 from ..ranking.demographics import demographic_tokens
@@ -56,7 +56,7 @@ class LightFMSystem(ScoringSystem):
         seqs = {u: [i for i in s if i in catalog.index] for u, s in sequences.items()}
         seqs = {u: s for u, s in seqs.items() if s}
         rng = random.Random(seed)
-        eligible = sorted(u for u, s in seqs.items() if len(s) > 3)
+        eligible = sorted(u for u, s in seqs.items() if len(s) > MAX_COLD_KNOWN)
         held = set(rng.sample(eligible, len(eligible) // 10))
         cases = cold_user_cases(catalog, seqs, users, sorted(held))
         ids = [it.item_id for it in catalog]

@@ -85,6 +85,15 @@ class RecommenderConfig:
             raise GenrecError(f"diversity must be a genrec.Diversity, got {type(self.diversity).__name__}")
 
 
+def _signals_of_logs(catalog: Catalog, logs: Mapping[str, Sequence[str]], config: RecommenderConfig,
+                     users: Mapping[str, Mapping] | None = None) -> Signals:
+    """An unfitted Recommender's signals from the shop's logs: popularity, and the item-kNN and category parts
+    (and the demographic lift, given `users`) when the collaborative prior is on."""
+    if not config.prior.collab:
+        return Signals(dict(Dataset(catalog, dict(logs)).popularity()), None, None)
+    return fit_signals(catalog, logs, users or {}, collab=None, progress=False)
+
+
 class Recommender:
     """Holds the model, adapter and catalog index; `recommend()` answers one profile at a time."""
 
@@ -108,8 +117,7 @@ class Recommender:
         self.shop = shop
         signals = shop.signals if shop is not None else None
         if signals is None and logs is not None:
-            signals = fit_signals(catalog, logs, collab=None, progress=False) if config.prior.collab else \
-                Signals(dict(Dataset(catalog, dict(logs)).popularity()), None, None)
+            signals = _signals_of_logs(catalog, logs, config)
         if signals is None and adapter is not None and popularity is None:  # the logs the adapter was trained on
             signals = load_signals(adapter, catalog)
         if signals is None:
@@ -219,6 +227,11 @@ class Recommender:
         """Serve with these signals (genrec.ranking.signals) from now on."""
         self.signals = signals
         self._bind(self.catalog, self.codes, self.retired)
+
+    def use_logs(self, logs: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] | None = None) -> None:
+        """Serve with the signals of these logs (user -> items) and users (user -> fields) from now on, as the
+        constructor's `logs` gives them (no learned model: that is the fit's)."""
+        self.use_signals(_signals_of_logs(self.catalog, logs, self.config, users))
 
     def _index(self, codes: ItemCodes | None) -> ItemCodes:
         """Item codes for this catalog: from the adapter (new items placed by text) or built and cached."""

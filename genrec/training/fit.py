@@ -61,8 +61,12 @@ from .weight_search import (
 log = logging.getLogger(__name__)
 
 
+# Fewer held-out cold-start users than this are too few to choose weights on (their NDCG is all noise).
+MIN_HELD_OUT_USERS = 10
+
+
 class TooFewUsers(GenrecError):
-    """The logs hold too few users with more than 3 items to hold some out and fit on them."""
+    """The logs hold too few users with more than MAX_COLD_KNOWN items to hold some out and fit on them."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def split_holdout(catalog: Catalog, sequences: Mapping[str, Sequence[str]], conf
                   n_users: int | None = None) -> tuple[list[str], set[str]]:
     """The seeded held-out users (among those with more than 3 items) and held-out items."""
     rng = random.Random(config.seed)
-    eligible = sorted(u for u, s in sequences.items() if len(s) > 3)
+    eligible = sorted(u for u, s in sequences.items() if len(s) > MAX_COLD_KNOWN)
     n = min(n_users or config.max_holdout_users, round(config.holdout_share * len(eligible)))
     held = sorted(rng.sample(eligible, n))
     counts = Dataset(catalog, dict(sequences)).popularity()
@@ -173,9 +177,9 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         model_users = set(held if holdout else _sample(held, config.max_model_users, config.seed))
         if holdout:
             held = sorted(set(held) | set(split_holdout(catalog, sequences, config)[0]))
-    if len(held) < 10:
-        raise TooFewUsers(f"only {len(held)} users with more than 3 items to hold out: too few to fit on "
-                          "(the logs need more users)")
+    if len(held) < MIN_HELD_OUT_USERS:
+        raise TooFewUsers(f"only {len(held)} users with more than {MAX_COLD_KNOWN} items to hold out: too few to "
+                          "fit on (the logs need more users)")
     held_set = set(held)
     # New items alone, and mixed into the whole catalog for returning users (a warm history longer than 3
     # items: request type "long"); a shorter one reads as a cold-start request, which protocol A's cases cover.
@@ -369,7 +373,7 @@ def fitted_recommender(catalog: Catalog, sequences: Mapping[str, Sequence[str]],
         shop = fit_shop(catalog, sequences, users, fit_config, recommender=rec, progress=progress, holdout=holdout)
     except TooFewUsers as e:  # still served from its logs (so `genrec eval` scores it beside the baselines)
         log.warning("%s; genrec runs unfitted, at the default weights, with the logs' signals", e)
-        rec.use_signals(fit_signals(catalog, sequences, users, collab=None, progress=False))
+        rec.use_logs(sequences, users)
         return rec
     rec.use_shop(shop)
     return rec
@@ -389,7 +393,7 @@ def adapter_holdout(folder, sequences: Mapping[str, Sequence[str]]) -> tuple[lis
         log.warning("%s does not list the users its training left out: the fit holds out its own, which the "
                     "adapter may have seen", folder)
         return None
-    held = [u for u in map(str, users) if len(sequences.get(u, ())) > 3]
+    held = [u for u in map(str, users) if len(sequences.get(u, ())) > MAX_COLD_KNOWN]
     return held, set(map(str, data.get("fit_held_out_item_ids", [])))
 
 

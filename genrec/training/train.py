@@ -33,7 +33,7 @@ from ..model.prompts import template_version
 from ..model.text_ids import encode, tokenizer_fingerprint
 from ..ranking.shop import save_shop
 from ..ranking.signals import fit_signals, save_signals
-from .fit import FitConfig, fit_shop, split_holdout
+from .fit import MIN_HELD_OUT_USERS, FitConfig, fit_shop, split_holdout
 from .train_data import DataConfig, build_examples
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     # their text -> code examples), so the model's weight is chosen on requests it never saw.
     held, fit_items = split_holdout(catalog, sequences, config.fit, config.fit.max_model_users) if config.fit \
         else ([], set())
-    if config.fit is not None and len(held) < 10:
+    if config.fit is not None and len(held) < MIN_HELD_OUT_USERS:
         log.warning("only %d users with more than 3 items: too few to fit the shop's weights after training; "
                     "the adapter will rank with the default weights", len(held))
         held, fit_items = [], set()
