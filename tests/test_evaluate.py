@@ -202,6 +202,27 @@ def test_adapter_goes_with_the_llm_adapter_system(tmp_path, capsys):
     assert "--adapter" in capsys.readouterr().err
 
 
+def test_llm_and_llm_adapter_are_fitted_on_the_users_the_adapters_training_left_out(tmp_path, monkeypatch):
+    """genrec eval --adapter: llm (zero-shot) and llm+adapter fit on the same held-out users, those the adapter
+    lists, so their paired difference is the model's alone; only llm+adapter loads the adapter."""
+    from genrec.evaluation.protocols import training_view
+    from genrec.evaluation.systems import build_system
+    from genrec.training import fit as fit_module
+
+    tiny_dataset(tmp_path)
+    view = training_view(Dataset.load(tmp_path / "d"), "A")
+    listed = (["u1", "u2"], {"i0"})
+    calls = []
+    monkeypatch.setattr(fit_module, "adapter_holdout", lambda folder, seqs: listed if folder == "AD" else None)
+    monkeypatch.setattr(fit_module, "fitted_recommender",
+                        lambda cat, seqs, users, adapter, config, progress, holdout, paired:
+                        calls.append((adapter, holdout, paired)))
+    for name in ("llm", "llm+adapter"):
+        build_system(name, view, adapter="AD", progress=False)
+    build_system("llm", view, progress=False)
+    assert calls == [(None, listed, True), ("AD", listed, True), (None, None, False)]
+
+
 def test_report_pairs_each_llm_adapter_system_with_the_same_llm_without_it():
     from genrec.evaluation.evaluate import Run
     from genrec.evaluation.report import adapter_tests

@@ -478,19 +478,26 @@ def test_fit_keeps_the_learned_model_design_that_scores_best_on_held_out_users()
     assert data["collab"] == json.loads(json.dumps(asdict(designs[int(np.argmax(scores))])))
 
 
+@pytest.mark.parametrize("listed", [False, True])
 def test_with_a_model_the_prior_is_fitted_on_every_held_out_user_and_the_model_weight_on_those_it_scored(
-        monkeypatch, tiny_model, tokenizer):
-    """An adapter's model scores few held-out users (FitConfig.max_model_users): the prior's weights are still
-    those of the fit without it, chosen on every held-out user, and the model earns its weight on the users it
-    scored. Its scores here are an oracle's (each case's targets), so it must earn weight wherever it scored
-    enough cases, and nowhere else."""
+        monkeypatch, tiny_model, tokenizer, listed):
+    """An adapter's model scores few held-out users (FitConfig.max_model_users, or those its training left out
+    when it lists them: `listed`): the prior's weights are still those of the fit without it on the same
+    held-out users, chosen on every one of them, and the model earns its weight on the users it scored. Its
+    scores here are an oracle's (each case's targets), so it must earn weight wherever it scored enough cases,
+    and nowhere else."""
     from genrec.training import fit as fit_module
 
     from .conftest import make_recommender
 
     cat, seqs, users = synthetic_shop(False)
     config = replace(FAST, max_model_users=40, max_item_case_users=60, cold_item_share=0.25)
-    plain = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False).manifest
+    holdout = None
+    if listed:  # as genrec train writes them: users and items of another draw than the fit's own
+        held, cold = fit_module.split_holdout(cat, seqs, replace(config, seed=config.seed + 1))
+        holdout = (held[:40], cold)
+    plain = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False, holdout=holdout,
+                     paired=True).manifest
     ids, scored = np.array([it.item_id for it in cat]), set()
 
     def oracle(recommender, mask, cases, model_users):
@@ -499,8 +506,11 @@ def test_with_a_model_the_prior_is_fitted_on_every_held_out_user_and_the_model_w
 
     monkeypatch.setattr(fit_module, "_model_rows", oracle)
     rec = make_recommender(cat, tiny_model, tokenizer, HashEncoder())
-    fitted = fit_shop(cat, seqs, users, config, recommender=rec, progress=False).manifest
-    assert fitted.data["held_out_users"] == plain.data["held_out_users"] == 120
+    fitted = fit_shop(cat, seqs, users, config, recommender=rec, progress=False, holdout=holdout).manifest
+    # listed: the 40 the adapter never saw and the fit's own 120 beside them
+    assert fitted.data["held_out_users"] == plain.data["held_out_users"] == (len(set(holdout[0]) | set(
+        fit_module.split_holdout(cat, seqs, config)[0])) if listed else 120)
+    assert plain.data["model_users"] == 0
     assert fitted.data["model_users"] == len(scored) == 80  # 40 held-out cold-start users, 40 with new items
     assert set(fitted.weights) == set(plain.weights)
     earned = 0

@@ -154,11 +154,14 @@ def _share(users: Sequence[str], share: float, seed: int) -> list[str]:
 
 def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping] | None = None,
              config: FitConfig = FitConfig(), recommender=None, encoder=None, progress: bool = True,
-             holdout: tuple[Sequence[str], set[str]] | None = None) -> Shop:
+             holdout: tuple[Sequence[str], set[str]] | None = None, paired: bool = False) -> Shop:
     """Fit the signals and choose the weights per request type on held-out users; refit on everything.
     `recommender`: a genrec.Recommender with an adapter, whose model then scores the held-out prompts and
     earns a weight of its own (without one the model weight is 0). `holdout`: the held-out users and items
-    (split_holdout), when the caller kept them out of an adapter's training; else drawn here."""
+    (split_holdout): without a model, exactly those; with one, those its training left out (the model scores
+    them), more drawn beside them; else all drawn here. `paired`: a fit without a model draws and uses its users
+    as a fit with one would, so the two have the same cases and prior weights (genrec eval --adapter pairs
+    them)."""
     from ..model.embed import default_encoder, encode_catalog
 
     t0 = time.perf_counter()
@@ -171,9 +174,10 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     held = [u for u in held if u in sequences]
     # The model scores a few users (its passes are dear): those its training left out (`holdout`), else a seeded
     # share of the held-out ones. The prior's weights are chosen on all held-out users, as without a model:
-    # more users are drawn beside the model's.
+    # more users are drawn beside the model's. A `paired` fit without a model draws the same users.
+    as_model = with_model or paired
     model_users = set()
-    if with_model:
+    if as_model:
         model_users = set(held if holdout else _sample(held, config.max_model_users, config.seed))
         if holdout:
             held = sorted(set(held) | set(split_holdout(catalog, sequences, config)[0]))
@@ -184,7 +188,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     # New items alone, and mixed into the whole catalog for returning users (a warm history longer than 3
     # items: request type "long"); a shorter one reads as a cold-start request, which protocol A's cases cover.
     item_users = item_case_users(sequences, cold, held_set, config.max_item_case_users, config.seed)
-    if with_model:
+    if as_model:
         model_users |= set(_sample(item_users, config.max_model_users, config.seed))
     item_cases = [c for c in cold_item_cases(sequences, item_users, cold)
                   if c.setting == "cold-only" or len(c.profile.recent_items) > MAX_COLD_KNOWN]
@@ -288,7 +292,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
                        item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
             "held_out_users": len(held), "held_out_items": len(cold), "item_case_users": len(item_users),
-            "model_users": len(model_users), "text_users": len(text_users & held_set),
+            "model_users": len(model_users) if with_model else 0, "text_users": len(text_users & held_set),
             "cases": len(cases),
             "collab_epochs": epochs, "collab": asdict(collab) if collab else None,
             "collab_held_out_ndcg@10": [float(v) if np.isfinite(v) else None for v in collab_scores],
@@ -362,15 +366,17 @@ class _CachedEncoder:
 
 def fitted_recommender(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Mapping[str, Mapping],
                        adapter=None, fit_config: FitConfig = FitConfig(), progress: bool = True,
-                       holdout: tuple[Sequence[str], set[str]] | None = None, **kwargs):
+                       holdout: tuple[Sequence[str], set[str]] | None = None, paired: bool = False, **kwargs):
     """A Recommender (with the LoRA `adapter` when given) fitted to these logs (on the `holdout` users and items
-    when given, see fit_shop); kwargs go to Recommender. Logs too small to hold users out of (TooFewUsers) give
-    a Recommender that is not fitted (`shop` None): the default weights over the logs' signals."""
+    when given; `paired` with a fit with an adapter: see fit_shop); kwargs go to Recommender. Logs too small to
+    hold users out of (TooFewUsers) give a Recommender that is not fitted (`shop` None): the default weights over
+    the logs' signals."""
     from ..ranking.recommender import Recommender
 
     rec = Recommender(catalog, adapter=adapter, **kwargs)
     try:
-        shop = fit_shop(catalog, sequences, users, fit_config, recommender=rec, progress=progress, holdout=holdout)
+        shop = fit_shop(catalog, sequences, users, fit_config, recommender=rec, progress=progress, holdout=holdout,
+                        paired=paired)
     except TooFewUsers as e:  # still served from its logs (so `genrec eval` scores it beside the baselines)
         log.warning("%s; genrec runs unfitted, at the default weights, with the logs' signals", e)
         rec.use_logs(sequences, users)
