@@ -216,6 +216,49 @@ def test_fit_standardises_the_parts_only_where_their_scales_say_nothing_of_how_s
         assert again.weights[DEFAULT] == tw
 
 
+def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_items():
+    """New-item cases: every held-out user ranks the same 60 items, and each case's targets are drawn by the
+    item's appeal and a per-case match that the text part reads; the items of one half hold most targets. The
+    popularity part reads the appeal of those items; in one shop it reads the other half's upside down (what a
+    part fitted to a few held-out items does on other items), so a blend with it fits the held-out items and
+    does not carry over: the fit keeps the text part alone. Where it reads every item's appeal, the blend is
+    kept. Cross-validated over the users (both folds rank the same items), both shops keep the blend."""
+    from genrec.training.weight_search import choose_weights
+
+    text, pop = PARTS.index("text"), PARTS.index("popularity")
+    n = 60
+    half = CaseScores.of_parts([np.zeros((len(PARTS), n))], [np.ones(n, dtype=bool)], [np.ones(n, dtype=bool)]
+                               ).item_fold(np.arange(n))
+    for everywhere in (False, True):
+        rng = np.random.default_rng(5)
+        appeal = rng.normal(0, 1, n) + np.where(half == 0, 2.0, -2.0)
+        read = np.where((half == 0) | everywhere, appeal, -appeal)
+        parts, hits = [], []
+        for _ in range(400):
+            match = rng.normal(size=n)
+            p = np.exp(appeal + 2 * match)
+            hit = np.zeros(n, dtype=bool)
+            hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
+            m = np.zeros((len(PARTS), n))
+            m[text] = match + rng.normal(0, 0.5, n)
+            m[pop] = read
+            parts.append(m)
+            hits.append(hit)
+        scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * len(parts), hits)
+        idx = list(range(len(parts)))
+        blend = coordinate_ascent(scores, idx, FAST.grid, 3, 1e-4)[0]
+        assert blend[text] > 0 and blend[pop] > 0  # in sample, the blend wins in both shops
+        by_users = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False)
+        assert by_users.weights[pop] > 0
+        choice = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True)
+        assert choice.ndcg_one_part is not None
+        if everywhere:
+            assert choice.weights[pop] > 0 and choice.ndcg_cross_validated > choice.ndcg_one_part
+        else:
+            assert np.array_equal(choice.weights, np.eye(len(PARTS))[text])
+            assert choice.ndcg == pytest.approx(scores.ndcg(idx, choice.weights[None])[0])
+
+
 def test_shop_folder_round_trip_and_the_recommender_uses_each_request_types_weights(
         tmp_path, tiny_model, tokenizer, encoder):
     cat, seqs, users = synthetic_shop(True)

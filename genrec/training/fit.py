@@ -101,6 +101,10 @@ class FitConfig:
     # cases (two standard errors: the usual bar for a difference that is not noise). Z-scores undo the
     # shrinkage of a weak part (a demographic lift where demographics say nothing), so they must earn their place.
     standardise_gain_se: float = 2.0
+    # Requests for new items keep the searched blend only when it beats the best single part by this many
+    # standard errors in NDCG@10 cross-validated over two halves of the held-out items (the same bar), else
+    # that part alone: a blend fitted to the few held-out items that hold most targets need not carry over.
+    search_gain_se: float = 2.0
     exact_items: int = 3000  # larger catalogs score each case over the union of every part's top `pool` items
     pool: int = 200
     demographics_variants: bool = True  # also hold out each request without the user's demographics
@@ -113,8 +117,8 @@ class FitConfig:
     def __post_init__(self):
         if not 0 < self.holdout_share < 1 or not 0 <= self.cold_item_share < 1:
             raise GenrecError("holdout_share must be within (0, 1) and cold_item_share within [0, 1)")
-        if self.min_gain_se < 0 or self.standardise_gain_se < 0:
-            raise GenrecError("min_gain_se and standardise_gain_se must be >= 0 (standard errors)")
+        if min(self.min_gain_se, self.standardise_gain_se, self.search_gain_se) < 0:
+            raise GenrecError("min_gain_se, standardise_gain_se and search_gain_se must be >= 0 (standard errors)")
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
         for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "max_text_users",
@@ -269,7 +273,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         # were standardised is then only a starting point of the raw parts' search)
         prior_ref = prior_only(ref)
         choice = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
-                                afresh=t == LONG or TEXT in t)
+                                afresh=t == LONG or TEXT in t, by_items=t == NEW_ITEMS)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
         held_out[t] = {"cases": len(idx), "ndcg@10": choice.ndcg,  # "pooled": where the search started (`ref`)
@@ -277,7 +281,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
                        "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
         for key, value in (("ndcg@10_without_demographic_words", choice.ndcg_without_demographic_words),
                            ("cross_validated_ndcg@10", choice.ndcg_cross_validated),
-                           ("cross_validated_ndcg@10_standardised", choice.ndcg_standardised)):
+                           ("cross_validated_ndcg@10_standardised", choice.ndcg_standardised),
+                           ("cross_validated_ndcg@10_one_part", choice.ndcg_one_part)):
             if value is not None:
                 held_out[t][key] = value
         if with_model:  # with too few scored cases, `ref`'s model weight

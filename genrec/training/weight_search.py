@@ -42,10 +42,13 @@ class CaseScores:
         self.demographic_words = True
         self.standardised = False
         self.model_on = False  # is the model part searched?
+        self.item_half: int | None = None  # rank only the items of this half of the catalog (item_fold), or all
+        self.item_folds: np.ndarray | None = None  # catalog row -> 0 or 1, by a hash of the item ID
         if prior is None:
             return
         catalog = prior.catalog
         ids = np.array([it.item_id for it in catalog])
+        self.item_folds = np.array([zlib.crc32(str(i).encode()) % 2 for i in ids], dtype=np.int8)
         worded = self.WORDED
         for n, c in enumerate(tqdm(cases, desc="scoring held-out cases", unit="case", disable=not progress)):
             allowed = mask.allowed(c.filters, c.profile)
@@ -99,13 +102,15 @@ class CaseScores:
         return zlib.crc32(key.encode()) % 2
 
     def view(self, demographic_words: bool | None = None, standardised: bool | None = None,
-             model_on: bool | None = None) -> CaseScores:
+             model_on: bool | None = None, item_half: int | None = None) -> CaseScores:
         """The same cases with the occupation left out of the text and lexical parts (`demographic_words`
-        False), the prior's parts standardised, or the model part searched too (on cases it did not score, it
-        is 0); None keeps this view's setting."""
+        False), the prior's parts standardised, the model part searched too (on cases it did not score, it
+        is 0), or each case ranking only the items of one half of the catalog (`item_half` 0 or 1, by
+        item_fold; the parts keep their values over the whole request, as z-scores are served); None keeps
+        this view's setting."""
         other = copy.copy(self)
         for name, value in (("demographic_words", demographic_words), ("standardised", standardised),
-                            ("model_on", model_on)):
+                            ("model_on", model_on), ("item_half", item_half)):
             if value is not None:
                 setattr(other, name, value)
         return other
@@ -124,6 +129,21 @@ class CaseScores:
             m = (m - mean[rows, None]) / sd[rows, None]
         return m
 
+    def item_fold(self, items: np.ndarray) -> np.ndarray:
+        """The half (0 or 1) of each of these catalog rows: a hash of the item ID (of the row, for cases given
+        by their parts)."""
+        if self.item_folds is not None:
+            return self.item_folds[items]
+        return np.array([zlib.crc32(str(j).encode()) % 2 for j in items], dtype=np.int8)
+
+    def columns(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Case i's parts, targets and catalog rows, over its items in this view's half of the catalog."""
+        m, hit, items = self.case_parts(i), self.hits[i], self.items[i]
+        if self.item_half is not None:
+            keep = self.item_fold(items) == self.item_half
+            m, hit, items = m[:, keep], hit[keep], items[keep]
+        return m, hit, items
+
     def live_parts(self, idx: Sequence[int]) -> list[int]:
         """Parts with a non-zero value in any of these cases, less the unsearched ones."""
         live = np.zeros(len(PARTS), dtype=bool)
@@ -137,7 +157,7 @@ class CaseScores:
         disc = 1.0 / np.log2(np.arange(2, 12))
         out = np.zeros((len(weights), len(idx)))
         for col, i in enumerate(idx):
-            m, hit, items = self.case_parts(i), self.hits[i], self.items[i]
+            m, hit, items = self.columns(i)
             n_rel = int(hit.sum())
             if not n_rel or not len(items):
                 continue
@@ -197,6 +217,8 @@ class Choice:
     # two-fold cross-validated NDCG@10 of the search over raw parts and over standardised ones
     ndcg_cross_validated: float | None = None
     ndcg_standardised: float | None = None
+    # new items: the same of the best single part, chosen on the other half of the items
+    ndcg_one_part: float | None = None
 
     def scores(self, scores: CaseScores) -> CaseScores:
         """`scores` read as this choice reads its parts."""
@@ -207,13 +229,15 @@ class Choice:
 
 
 def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, config: FitConfig, start: bool = True,
-                   afresh: bool = False) -> Choice:
+                   afresh: bool = False, by_items: bool = False) -> Choice:
     """One request type's weights on its cases `idx`. With too few cases, `ref` (the pooled weights). Else
     coordinate ascent from `ref` (`start`), or from the best single part (not `start`, or also that with
     `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same without the
     occupation in the text and lexical parts, taken when it gains; then from the best single part with the
     prior's parts standardised, taken when its cross-validated NDCG@10 is clearly better than the raw parts'
-    (FitConfig.standardise_gain_se)."""
+    (FitConfig.standardise_gain_se). `by_items` (requests for new items): cross-validated over two halves of
+    the items instead of the users, and the search is kept only when it clearly beats the best single part
+    there (FitConfig.search_gain_se), else that part alone."""
     choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
         return choice
@@ -232,40 +256,74 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
             choice = replace(choice, weights=w, ndcg=s, demographic_words=False)
     # Raw or standardised parts: by how each search does on cases it did not see (two folds of the users), as
     # the search over raw parts fits its cases closer (their scales are free to fit them) than it serves others.
-    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin)
+    # For new items the unit that must carry over is the item: every held-out user ranks the same few held-out
+    # items, a handful of which can hold most targets, so weights fitted to those items score well on either
+    # fold of users and badly on other new items (a MovieLens-like shop: benchmarks/results/synthetic_shops/).
+    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items)
     if raw_cv is None:  # a fold too small: the same folds for the standardised parts
         return choice
     z = scores.view(demographic_words=choice.demographic_words, standardised=True)
-    z_cv = _cross_validated(z, idx, config, None)
+    z_cv = _cross_validated(z, idx, config, None, by_items)
     choice = replace(choice, ndcg_cross_validated=float(raw_cv.mean()), ndcg_standardised=float(z_cv.mean()))
-    diff = z_cv - raw_cv
-    if diff.mean() <= max(config.standardise_gain_se * diff.std(ddof=1) / np.sqrt(len(diff)), config.tolerance):
+    best_cv = raw_cv
+    if _gain(z_cv.mean(0), raw_cv.mean(0), config.standardise_gain_se, config.tolerance):
+        w, s = coordinate_ascent(z, idx, config.grid, config.passes, config.tolerance)
+        choice, best_cv = replace(choice, weights=w, ndcg=s, standardised=True), z_cv
+    if not by_items:
         return choice
-    w, s = coordinate_ascent(z, idx, config.grid, config.passes, config.tolerance)
-    return replace(choice, weights=w, ndcg=s, standardised=True)
+    plain = scores.view(demographic_words=choice.demographic_words)  # one part ranks alike raw or standardised
+    one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0)
+    choice = replace(choice, ndcg_one_part=float(one_cv.mean()))
+    # the blend must win on both halves of the items: one that wins on one and loses on the other has not
+    # shown that it carries over to items it was not chosen on
+    if _gain(best_cv.mean(0), one_cv.mean(0), config.search_gain_se, config.tolerance) and all(
+            best_cv.sum(1) > one_cv.sum(1)):
+        return choice
+    w, s = coordinate_ascent(plain, idx, config.grid, 0, config.tolerance)
+    return replace(choice, weights=w, ndcg=s, standardised=False)
 
 
-def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, start: np.ndarray | None
-                     ) -> np.ndarray | None:
-    """Each case's NDCG@10 under the weights that coordinate ascent (from `start`) chose on the other fold of
-    users (two folds, by a hash of the user); None when a fold has fewer than FitConfig.min_cases cases."""
+def _gain(a: np.ndarray, b: np.ndarray, n_se: float, tolerance: float) -> bool:
+    """Do the paired per-case scores `a` beat `b` by more than `n_se` standard errors (and `tolerance`)?"""
+    diff = a - b
+    return bool(diff.mean() > max(n_se * diff.std(ddof=1) / np.sqrt(len(diff)), tolerance))
+
+
+def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, start: np.ndarray | None,
+                     by_items: bool = False, passes: int | None = None) -> np.ndarray | None:
+    """Each case's NDCG@10 under the weights that coordinate ascent (from `start`; `passes`, default the
+    config's; 0: the best single part) chose on the other fold of users (two folds, by a hash of the user), as
+    a (1, cases) array; None when a fold has fewer than FitConfig.min_cases cases. `by_items`: the folds are
+    the two halves of the items (CaseScores.item_fold) instead: weights chosen on every case's items of one
+    half score its items of the other, as a (2, cases) array (row h: each case over its items of half h);
+    None when a half holds the targets of fewer than min_cases cases."""
+    passes = config.passes if passes is None else passes
     idx = np.asarray(idx)
+    if by_items:
+        halves = [scores.view(item_half=h) for h in (0, 1)]
+        with_targets = [sum(bool(scores.hits[i][scores.item_fold(scores.items[i]) == h].any()) for i in idx)
+                        for h in (0, 1)]
+        if min(with_targets) < config.min_cases:
+            return None
+        out = np.zeros((2, len(idx)))
+        for f in (0, 1):
+            w, _ = coordinate_ascent(halves[1 - f], list(idx), config.grid, passes, config.tolerance, start)
+            out[f] = halves[f].per_case(list(idx), w[None])[0]
+        return out
     fold = np.array([scores.fold(i) for i in idx])
     if min((fold == 0).sum(), (fold == 1).sum()) < config.min_cases:  # checked before any search
         return None
     out = np.zeros(len(idx))
     for f in (0, 1):
         train, test = idx[fold != f], fold == f
-        w, _ = coordinate_ascent(scores, list(train), config.grid, config.passes, config.tolerance, start)
+        w, _ = coordinate_ascent(scores, list(train), config.grid, passes, config.tolerance, start)
         out[test] = scores.per_case(list(idx[test]), w[None])[0]
-    return out
+    return out[None]
 
 
 def _clearly_better(scores: CaseScores, idx: Sequence[int], own: np.ndarray, pooled: np.ndarray, n_se: float) -> bool:
     a, b = scores.per_case(idx, np.stack([own, pooled]))
-    diff = a - b
-    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
-    return bool(diff.mean() > n_se * se and diff.mean() > 0)
+    return len(a) > 1 and _gain(a, b, n_se, 0.0)
 
 
 def to_type_weights(w: np.ndarray, demographic_words: bool = True, standardised: bool = False) -> TypeWeights:
