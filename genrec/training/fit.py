@@ -102,9 +102,13 @@ class FitConfig:
     # shrinkage of a weak part (a demographic lift where demographics say nothing), so they must earn their place.
     standardise_gain_se: float = 2.0
     # Requests for new items keep the searched blend only when it beats the best single part by this many
-    # standard errors in NDCG@10 cross-validated over two halves of the held-out items (the same bar), else
+    # standard errors in NDCG@10 cross-validated over halves of the held-out items (the same bar), else
     # that part alone: a blend fitted to the few held-out items that hold most targets need not carry over.
     search_gain_se: float = 2.0
+    # ... over this many seeded partitions of the held-out items into halves (the blend must win on every half):
+    # one partition's two halves are a small sample of items (a MovieLens-like shop's blend won both halves of
+    # one and lost on the test's items; it lost a half of two others)
+    item_partitions: int = 3
     exact_items: int = 3000  # larger catalogs score each case over the union of every part's top `pool` items
     pool: int = 200
     demographics_variants: bool = True  # also hold out each request without the user's demographics
@@ -122,7 +126,7 @@ class FitConfig:
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
         for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "max_text_users",
-                     "min_item_users", "passes", "min_cases", "pool"):
+                     "min_item_users", "passes", "min_cases", "pool", "item_partitions"):
             if getattr(self, name) < 1:
                 raise GenrecError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)!r}")
 

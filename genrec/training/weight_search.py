@@ -4,6 +4,7 @@ and coordinate ascent over a grid of weights on them, one request type at a time
 from __future__ import annotations
 
 import copy
+import hashlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -43,12 +44,13 @@ class CaseScores:
         self.standardised = False
         self.model_on = False  # is the model part searched?
         self.item_half: int | None = None  # rank only the items of this half of the catalog (item_fold), or all
-        self.item_folds: np.ndarray | None = None  # catalog row -> 0 or 1, by a hash of the item ID
+        self.ids: list[str] | None = None  # catalog row -> item ID, what item_fold hashes
+        self._item_folds: dict[int, np.ndarray] = {}  # partition -> each catalog row's half
         if prior is None:
             return
         catalog = prior.catalog
         ids = np.array([it.item_id for it in catalog])
-        self.item_folds = np.array([zlib.crc32(str(i).encode()) % 2 for i in ids], dtype=np.int8)
+        self.ids = ids.tolist()
         worded = self.WORDED
         for n, c in enumerate(tqdm(cases, desc="scoring held-out cases", unit="case", disable=not progress)):
             allowed = mask.allowed(c.filters, c.profile)
@@ -105,9 +107,9 @@ class CaseScores:
              model_on: bool | None = None, item_half: int | None = None) -> CaseScores:
         """The same cases with the occupation left out of the text and lexical parts (`demographic_words`
         False), the prior's parts standardised, the model part searched too (on cases it did not score, it
-        is 0), or each case ranking only the items of one half of the catalog (`item_half` 0 or 1, by
-        item_fold; the parts keep their values over the whole request, as z-scores are served); None keeps
-        this view's setting."""
+        is 0), or each case ranking only the items of one half of the catalog (`item_half` h: side h % 2 of
+        partition h // 2, item_fold; the parts keep their values over the whole request, as z-scores are
+        served); None keeps this view's setting."""
         other = copy.copy(self)
         for name, value in (("demographic_words", demographic_words), ("standardised", standardised),
                             ("model_on", model_on), ("item_half", item_half)):
@@ -129,18 +131,24 @@ class CaseScores:
             m = (m - mean[rows, None]) / sd[rows, None]
         return m
 
-    def item_fold(self, items: np.ndarray) -> np.ndarray:
-        """The half (0 or 1) of each of these catalog rows: a hash of the item ID (of the row, for cases given
-        by their parts)."""
-        if self.item_folds is not None:
-            return self.item_folds[items]
-        return np.array([zlib.crc32(str(j).encode()) % 2 for j in items], dtype=np.int8)
+    def item_fold(self, items: np.ndarray, partition: int = 0) -> np.ndarray:
+        """The side (0 or 1) of each of these catalog rows in one of several seeded random partitions of the
+        catalog into halves: a bit of a hash of the partition and the item ID (of the row, for cases given by
+        their parts). Not crc32's parity: it is linear, so partitions salted by a prefix came out alike."""
+        folds = self._item_folds.get(partition)
+        size = len(self.ids) if self.ids is not None else int(np.max(items, initial=-1)) + 1
+        if folds is None or len(folds) < size:
+            keys = self.ids if self.ids is not None else range(size)
+            folds = np.array([hashlib.blake2b(f"{partition}:{k}".encode(), digest_size=1).digest()[0] & 1
+                              for k in keys], dtype=np.int8)
+            self._item_folds[partition] = folds
+        return folds[items]
 
     def columns(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Case i's parts, targets and catalog rows, over its items in this view's half of the catalog."""
         m, hit, items = self.case_parts(i), self.hits[i], self.items[i]
         if self.item_half is not None:
-            keep = self.item_fold(items) == self.item_half
+            keep = self.item_fold(items, self.item_half // 2) == self.item_half % 2
             m, hit, items = m[:, keep], hit[keep], items[keep]
         return m, hit, items
 
@@ -274,8 +282,8 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     plain = scores.view(demographic_words=choice.demographic_words)  # one part ranks alike raw or standardised
     one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0)
     choice = replace(choice, ndcg_one_part=float(one_cv.mean()))
-    # the blend must win on both halves of the items: one that wins on one and loses on the other has not
-    # shown that it carries over to items it was not chosen on
+    # the blend must win on every half of the items: one that wins on some and loses on others has not shown
+    # that it carries over to items it was not chosen on
     if _gain(best_cv.mean(0), one_cv.mean(0), config.search_gain_se, config.tolerance) and all(
             best_cv.sum(1) > one_cv.sum(1)):
         return choice
@@ -294,21 +302,23 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
     """Each case's NDCG@10 under the weights that coordinate ascent (from `start`; `passes`, default the
     config's; 0: the best single part) chose on the other fold of users (two folds, by a hash of the user), as
     a (1, cases) array; None when a fold has fewer than FitConfig.min_cases cases. `by_items`: the folds are
-    the two halves of the items (CaseScores.item_fold) instead: weights chosen on every case's items of one
-    half score its items of the other, as a (2, cases) array (row h: each case over its items of half h);
-    None when a half holds the targets of fewer than min_cases cases."""
+    halves of the items instead (FitConfig.item_partitions seeded partitions, CaseScores.item_fold): weights
+    chosen on every case's items of one half score its items of the other, as a (2 x partitions, cases) array
+    (row h: each case over its items of half h); None when a half holds the targets of fewer than min_cases
+    cases."""
     passes = config.passes if passes is None else passes
     idx = np.asarray(idx)
     if by_items:
-        halves = [scores.view(item_half=h) for h in (0, 1)]
-        with_targets = [sum(bool(scores.hits[i][scores.item_fold(scores.items[i]) == h].any()) for i in idx)
-                        for h in (0, 1)]
+        n = 2 * config.item_partitions
+        halves = [scores.view(item_half=h) for h in range(n)]
+        with_targets = [sum(bool(scores.hits[i][scores.item_fold(scores.items[i], h // 2) == h % 2].any())
+                            for i in idx) for h in range(n)]
         if min(with_targets) < config.min_cases:
             return None
-        out = np.zeros((2, len(idx)))
-        for f in (0, 1):
-            w, _ = coordinate_ascent(halves[1 - f], list(idx), config.grid, passes, config.tolerance, start)
-            out[f] = halves[f].per_case(list(idx), w[None])[0]
+        out = np.zeros((n, len(idx)))
+        for h in range(n):
+            w, _ = coordinate_ascent(halves[h ^ 1], list(idx), config.grid, passes, config.tolerance, start)
+            out[h] = halves[h].per_case(list(idx), w[None])[0]
         return out
     fold = np.array([scores.fold(i) for i in idx])
     if min((fold == 0).sum(), (fold == 1).sum()) < config.min_cases:  # checked before any search
