@@ -243,9 +243,10 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same without the
     occupation in the text and lexical parts, taken when it gains; then from the best single part with the
     prior's parts standardised, taken when its cross-validated NDCG@10 is clearly better than the raw parts'
-    (FitConfig.standardise_gain_se). `by_items` (requests for new items): cross-validated over two halves of
-    the items instead of the users, and the search is kept only when it beats the best single part on both
-    halves and clearly overall (FitConfig.search_gain_se), else that part alone."""
+    (FitConfig.standardise_gain_se). `by_items` (requests for new items): cross-validated over halves of the
+    items (FitConfig.item_partitions seeded partitions) instead of the users, and the search is kept only when
+    it beats the best single part on every half and clearly overall (FitConfig.search_gain_se), else that part
+    alone."""
     choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
         return choice
