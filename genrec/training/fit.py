@@ -106,8 +106,7 @@ class FitConfig:
     # that part alone: a blend fitted to the few held-out items that hold most targets need not carry over.
     search_gain_se: float = 2.0
     # ... over this many seeded partitions of the held-out items into halves (the blend must win on every half):
-    # one partition's two halves are a small sample of items (a MovieLens-like shop's blend won both halves of
-    # one and lost on the test's items; it lost or tied a half of two of four others)
+    # one partition's two halves are a small sample of items (benchmarks/results/synthetic_shops/README.md)
     item_partitions: int = 3
     exact_items: int = 3000  # larger catalogs score each case over the union of every part's top `pool` items
     pool: int = 200

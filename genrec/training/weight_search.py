@@ -44,7 +44,7 @@ class CaseScores:
         self.standardised = False
         self.model_on = False  # is the model part searched?
         self.item_half: int | None = None  # rank only the items of this half of the catalog (item_fold), or all
-        self.ids: list[str] | None = None  # catalog row -> item ID, what item_fold hashes
+        self.ids: list[str] = []  # catalog row -> item ID, what item_fold hashes
         self._item_folds: dict[int, np.ndarray] = {}  # partition -> each catalog row's half
         if prior is None:
             return
@@ -74,6 +74,7 @@ class CaseScores:
         """Cases given by their parts' values (each (PARTS, items)), allowed items and targets (masks), as a
         study or a test of the search states them."""
         scores = cls(None, None, [])
+        scores.ids = [str(j) for j in range(len(allowed[0]))] if len(allowed) else []  # rows stand for items
         for m, a, h in zip(parts, allowed, hits):
             scores._add(np.asarray(m, dtype=np.float32), None, a, h)
         return scores
@@ -133,22 +134,23 @@ class CaseScores:
 
     def item_fold(self, items: np.ndarray, partition: int = 0) -> np.ndarray:
         """The side (0 or 1) of each of these catalog rows in one of several seeded random partitions of the
-        catalog into halves: a bit of a hash of the partition and the item ID (of the row, for cases given by
-        their parts). Not crc32's parity: it is linear, so partitions salted by a prefix came out alike."""
-        folds = self._item_folds.get(partition)
-        size = len(self.ids) if self.ids is not None else int(np.max(items, initial=-1)) + 1
-        if folds is None or len(folds) < size:
-            keys = self.ids if self.ids is not None else range(size)
-            folds = np.array([hashlib.blake2b(f"{partition}:{k}".encode(), digest_size=1).digest()[0] & 1
-                              for k in keys], dtype=np.int8)
-            self._item_folds[partition] = folds
-        return folds[items]
+        catalog into halves: a bit of a hash of the partition and the item ID. Not crc32's parity: it is
+        linear, so partitions salted by a prefix came out alike."""
+        if partition not in self._item_folds:
+            self._item_folds[partition] = np.array(
+                [hashlib.blake2b(f"{partition}:{k}".encode(), digest_size=1).digest()[0] & 1 for k in self.ids],
+                dtype=np.int8)
+        return self._item_folds[partition][items]
+
+    def in_half(self, i: int, half: int) -> np.ndarray:
+        """Which of case i's items are in `half` of the catalog (side half % 2 of partition half // 2)."""
+        return self.item_fold(self.items[i], half // 2) == half % 2
 
     def columns(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Case i's parts, targets and catalog rows, over its items in this view's half of the catalog."""
         m, hit, items = self.case_parts(i), self.hits[i], self.items[i]
         if self.item_half is not None:
-            keep = self.item_fold(items, self.item_half // 2) == self.item_half % 2
+            keep = self.in_half(i, self.item_half)
             m, hit, items = m[:, keep], hit[keep], items[keep]
         return m, hit, items
 
@@ -312,8 +314,7 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
     if by_items:
         n = 2 * config.item_partitions
         halves = [scores.view(item_half=h) for h in range(n)]
-        with_targets = [sum(bool(scores.hits[i][scores.item_fold(scores.items[i], h // 2) == h % 2].any())
-                            for i in idx) for h in range(n)]
+        with_targets = [sum(bool(scores.hits[i][scores.in_half(i, h)].any()) for i in idx) for h in range(n)]
         if min(with_targets) < config.min_cases:
             return None
         out = np.zeros((n, len(idx)))
