@@ -259,6 +259,33 @@ def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_i
             assert choice.ndcg == pytest.approx(scores.ndcg(idx, choice.weights[None])[0])
 
 
+def test_the_model_earns_a_weight_only_for_a_gain_beyond_noise():
+    """On the held-out cases it scored, a model that lifts one target of one case in 200 into the top 10 gains
+    one standard error: it gets weight 0 (a weight costs a model pass per request, and 0 says it adds nothing
+    measurable) unless the bar is lowered to any gain; a model that lifts every case's target gets weight."""
+    from genrec.training.weight_search import choose_model_weight
+
+    pop, n = PARTS.index("popularity"), 40
+    prior = np.eye(len(PARTS))[pop]
+    for helped, bar, earns in ((1, 2.0, False), (1, 0.0, True), (200, 2.0, True)):
+        parts, hits = [], []
+        for c in range(200):
+            m = np.zeros((len(PARTS), n))
+            m[pop] = np.arange(n, 0, -1)  # the target, item 15, is 16th by the prior alone
+            hit = np.zeros(n, dtype=bool)
+            hit[15] = True
+            if c < helped:
+                m[0] = np.where(hit, 20.0, 0.0)  # the model's log-probabilities: sure of the target
+            parts.append(m)
+            hits.append(hit)
+        scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * len(parts), hits)
+        w, held = choose_model_weight(scores, list(range(200)), prior, 0.0, replace(FAST, model_gain_se=bar))
+        assert (w[0] > 0) == earns and held["without_model_ndcg@10"] == 0.0
+        assert np.array_equal(w[1:], prior[1:])  # the prior's weights stay as chosen without the model
+        if earns:
+            assert held["ndcg@10"] == pytest.approx(helped / 200)
+
+
 def test_shop_folder_round_trip_and_the_recommender_uses_each_request_types_weights(
         tmp_path, tiny_model, tokenizer, encoder):
     cat, seqs, users = synthetic_shop(True)
@@ -393,6 +420,8 @@ def test_fit_config_is_checked_and_too_few_users_is_a_clear_error():
         FitConfig(holdout_share=1.5)
     with pytest.raises(GenrecError):
         FitConfig(grid=(1.0, 2.0))
+    with pytest.raises(GenrecError, match="model_gain_se"):
+        FitConfig(model_gain_se=-1.0)
     cat, seqs, users = synthetic_shop(True, n_users=20)
     with pytest.raises(GenrecError, match="too few to fit"):
         fit_shop(cat, seqs, users, FAST, encoder=HashEncoder(), progress=False)

@@ -105,6 +105,10 @@ class FitConfig:
     # standard errors in NDCG@10 cross-validated over halves of the held-out items (the same bar), else
     # that part alone: a blend fitted to the few held-out items that hold most targets need not carry over.
     search_gain_se: float = 2.0
+    # An adapter's model gets a weight in a request type only when that beats the prior alone by this many
+    # standard errors on the held-out users it scored (the same bar): a weight costs a model pass per request,
+    # and a weight of 0 is how the fit says the model adds nothing measurable there.
+    model_gain_se: float = 2.0
     # ... over this many seeded partitions of the held-out items into halves (the blend must win on every half):
     # one partition's two halves are a small sample of items (benchmarks/results/synthetic_shops/README.md)
     item_partitions: int = 3
@@ -120,8 +124,9 @@ class FitConfig:
     def __post_init__(self):
         if not 0 < self.holdout_share < 1 or not 0 <= self.cold_item_share < 1:
             raise GenrecError("holdout_share must be within (0, 1) and cold_item_share within [0, 1)")
-        if min(self.min_gain_se, self.standardise_gain_se, self.search_gain_se) < 0:
-            raise GenrecError("min_gain_se, standardise_gain_se and search_gain_se must be >= 0 (standard errors)")
+        if min(self.min_gain_se, self.standardise_gain_se, self.search_gain_se, self.model_gain_se) < 0:
+            raise GenrecError("min_gain_se, standardise_gain_se, search_gain_se and model_gain_se must be >= 0 "
+                              "(standard errors)")
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
         for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "max_text_users",

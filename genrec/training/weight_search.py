@@ -356,7 +356,7 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
                         config: FitConfig) -> tuple[np.ndarray, dict]:
     """`w` (the prior's weights, chosen without the model on every held-out user) with the model's weight chosen
     on the cases `idx` that the model scored, the prior fixed: the grid value with the best NDCG@10, taken over 0
-    only for a gain (FitConfig.tolerance, min_gain_se). The prior's weights are not chosen again on these few
+    only for a clear gain (FitConfig.tolerance, model_gain_se). The prior's weights are not chosen again on these few
     users: they would fit them, not the shop. With fewer than FitConfig.min_cases of them, `fallback`."""
     w = prior_only(w)
     if len(idx) < config.min_cases:
@@ -368,7 +368,7 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
     cand[:, 0] = grid
     s = on.ndcg(idx, cand)
     zero, j = int(np.flatnonzero(grid == 0)[0]), int(np.argmax(s))
-    if not (s[j] > s[zero] + config.tolerance and _clearly_better(on, idx, cand[j], cand[zero], config.min_gain_se)):
+    if not (s[j] > s[zero] + config.tolerance and _clearly_better(on, idx, cand[j], cand[zero], config.model_gain_se)):
         j = zero
     return cand[j], {"cases": len(idx), "ndcg@10": float(s[j]), "without_model_ndcg@10": float(s[zero]),
                      "model_alone_ndcg@10": float(on.ndcg(idx, np.eye(len(PARTS))[:1])[0])}
