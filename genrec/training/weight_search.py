@@ -356,8 +356,8 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
                         config: FitConfig) -> tuple[np.ndarray, dict]:
     """`w` (the prior's weights, chosen without the model on every held-out user) with the model's weight chosen
     on the cases `idx` that the model scored, the prior fixed: the grid value with the best NDCG@10, taken over 0
-    only for a clear gain (FitConfig.tolerance, model_gain_se). The prior's weights are not chosen again on these few
-    users: they would fit them, not the shop. With fewer than FitConfig.min_cases of them, `fallback`."""
+    only for a clear gain (FitConfig.tolerance, model_gain_se). The prior's weights are not chosen again on these
+    few users: they would fit them, not the shop. With fewer than FitConfig.min_cases of them, `fallback`."""
     w = prior_only(w)
     if len(idx) < config.min_cases:
         w[0] = fallback
