@@ -284,6 +284,11 @@ def test_the_model_earns_a_weight_only_for_a_gain_beyond_noise():
         assert np.array_equal(w[1:], prior[1:])  # the prior's weights stay as chosen without the model
         if earns:
             assert held["ndcg@10"] == pytest.approx(helped / 200)
+        # the manifest keeps the best weight's paired gain, its standard error and p-value, chosen or not
+        gain = helped / 200
+        assert held["best_weight"] > 0 and held["best_gain"] == pytest.approx(gain)
+        assert held["best_gain_se"] == pytest.approx(np.sqrt(gain * (1 - gain) * 200 / 199 / 200))
+        assert held["best_t_test_p"] == (0.0 if helped == 200 else pytest.approx(0.32, abs=0.01))
 
 
 def test_shop_folder_round_trip_and_the_recommender_uses_each_request_types_weights(

@@ -367,8 +367,26 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
     cand = np.tile(w, (len(grid), 1))
     cand[:, 0] = grid
     s = on.ndcg(idx, cand)
-    zero, j = int(np.flatnonzero(grid == 0)[0]), int(np.argmax(s))
-    if not (s[j] > s[zero] + config.tolerance and _clearly_better(on, idx, cand[j], cand[zero], config.model_gain_se)):
-        j = zero
+    zero, best = int(np.flatnonzero(grid == 0)[0]), int(np.argmax(s))
+    # the best weight's paired gain on these cases, kept in the manifest so it shows how clear each choice was
+    a, b = on.per_case(idx, cand[[best, zero]])
+    diff, paired = a - b, len(idx) > 1
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if paired else None
+    clear = paired and s[best] > s[zero] + config.tolerance and _gain(a, b, config.model_gain_se, 0.0)
+    j = best if clear else zero
     return cand[j], {"cases": len(idx), "ndcg@10": float(s[j]), "without_model_ndcg@10": float(s[zero]),
-                     "model_alone_ndcg@10": float(on.ndcg(idx, np.eye(len(PARTS))[:1])[0])}
+                     "model_alone_ndcg@10": float(on.ndcg(idx, np.eye(len(PARTS))[:1])[0]),
+                     "best_weight": float(grid[best]), "best_gain": float(diff.mean()), "best_gain_se": se,
+                     "best_t_test_p": _paired_p(diff)}
+
+
+def _paired_p(diff: np.ndarray) -> float | None:
+    """Two-sided paired t-test p-value of per-case differences: 1 where none differs, 0 where every case differs
+    alike (no spread: scipy warns and divides by 0 there), None for one case."""
+    from scipy import stats
+
+    if len(diff) < 2:
+        return None
+    if np.all(diff == diff[0]):
+        return 0.0 if diff[0] else 1.0
+    return float(stats.ttest_1samp(diff, 0.0).pvalue)
