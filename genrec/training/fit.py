@@ -105,13 +105,13 @@ class FitConfig:
     # standard errors in NDCG@10 cross-validated over halves of the held-out items (the same bar), else
     # that part alone: a blend fitted to the few held-out items that hold most targets need not carry over.
     search_gain_se: float = 2.0
+    # ... over this many seeded partitions of the held-out items into halves (the blend must win on every half):
+    # one partition's two halves are a small sample of items (benchmarks/results/synthetic_shops/README.md)
+    item_partitions: int = 3
     # An adapter's model gets a weight in a request type only when that beats the prior alone by this many
     # standard errors on the held-out users it scored (the same bar): a weight costs a model pass per request,
     # and a weight of 0 is how the fit says the model adds nothing measurable there.
     model_gain_se: float = 2.0
-    # ... over this many seeded partitions of the held-out items into halves (the blend must win on every half):
-    # one partition's two halves are a small sample of items (benchmarks/results/synthetic_shops/README.md)
-    item_partitions: int = 3
     exact_items: int = 3000  # larger catalogs score each case over the union of every part's top `pool` items
     pool: int = 200
     demographics_variants: bool = True  # also hold out each request without the user's demographics

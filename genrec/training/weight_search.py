@@ -371,10 +371,11 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
     grid = np.asarray(config.grid, dtype=np.float64)
     cand = np.tile(w, (len(grid), 1))
     cand[:, 0] = grid
-    s = on.ndcg(idx, cand)
+    per_case = on.per_case(idx, cand)
+    s = per_case.mean(1)
     zero, best = int(np.flatnonzero(grid == 0)[0]), int(np.argmax(s))
     # the best weight's paired gain on these cases, kept in the manifest so it shows how clear each choice was
-    a, b = on.per_case(idx, cand[[best, zero]])
+    a, b = per_case[best], per_case[zero]
     diff, paired = a - b, len(idx) > 1
     se = _standard_error(diff) if paired else None
     clear = paired and s[best] > s[zero] + config.tolerance and _gain(a, b, config.model_gain_se, 0.0)
