@@ -259,42 +259,6 @@ def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_i
             assert choice.ndcg == pytest.approx(scores.ndcg(idx, choice.weights[None])[0])
 
 
-def test_a_request_type_keeps_weights_of_its_own_only_where_they_carry_over_to_users_it_did_not_see():
-    """120 cases whose text part marks the target through noise; three parts are pure noise and, in one shop,
-    so is the lexical part. Searched from the pooled weights (text alone), the ascent gains on its own cases in
-    both shops (noise fits a few cases), yet only the shop where the lexical part carries the target keeps the
-    search: cross-validated over two folds of the users, the other search loses to the pooled weights."""
-    from genrec.training.weight_search import choose_weights
-
-    text, lexical = PARTS.index("text"), PARTS.index("lexical")
-    noise = [PARTS.index(p) for p in ("interest", "popularity", "collab")]
-    ref = np.eye(len(PARTS))[text]
-    for real in (False, True):
-        rng = np.random.default_rng(0)
-        parts, hits = [], []
-        for _ in range(120):
-            hit = np.zeros(30, dtype=bool)
-            hit[rng.integers(30)] = True
-            m = np.zeros((len(PARTS), 30))
-            m[text] = rng.normal(size=30) + hit
-            m[noise] = rng.normal(size=(len(noise), 30))
-            m[lexical] = rng.normal(size=30) + (hit if real else 0.0)
-            parts.append(m)
-            hits.append(hit)
-        scores = CaseScores.of_parts(parts, [np.ones(30, dtype=bool)] * len(parts), hits)
-        idx = list(range(len(parts)))
-        at_ref = scores.ndcg(idx, ref[None])[0]
-        own, own_ndcg = coordinate_ascent(scores, idx, FAST.grid, FAST.passes, FAST.tolerance, ref)
-        assert own_ndcg > at_ref + 0.005  # in sample, the search wins in both shops
-        choice = choose_weights(scores, idx, ref, FAST)
-        assert choice.pooled is not real and choice.ndcg_cross_validated is not None
-        if real:
-            assert choice.weights[lexical] > 0 and choice.ndcg_cross_validated > at_ref
-        else:
-            assert np.array_equal(choice.weights, ref) and choice.ndcg == pytest.approx(at_ref)
-            assert choice.ndcg_cross_validated < at_ref
-
-
 def test_the_model_earns_a_weight_only_for_a_gain_beyond_noise():
     """On the held-out cases it scored, a model that lifts one target of one case in 200 into the top 10 gains
     one standard error: it gets weight 0 (a weight costs a model pass per request, and 0 says it adds nothing
@@ -442,7 +406,6 @@ def test_fit_chooses_weights_for_free_text_requests_on_held_out_sentences():
     # chosen on these cases: never below where the search started (the weights of the request without text)
     assert text["ndcg@10"] >= text["pooled_ndcg@10"] - 1e-12
     assert text["ndcg@10"] > held["k0"]["ndcg@10"] + 0.2  # the sentence names the group
-    assert text["kept_pooled"] is False  # its own weights beat them on users the search did not see
     w = shop.manifest.weights_for("k0+interests+text")  # a chat request: its interests do not hide the text
     assert w.prior.lexical + w.prior.text > 0
 

@@ -229,7 +229,6 @@ class Choice:
     ndcg_standardised: float | None = None
     # new items: the same of the best single part, chosen on the other half of the items
     ndcg_one_part: float | None = None
-    pooled: bool = False  # `ref` kept: weights of its own did not beat it on users the search did not see
 
     def scores(self, scores: CaseScores) -> CaseScores:
         """`scores` read as this choice reads its parts."""
@@ -243,15 +242,14 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
                    afresh: bool = False, by_items: bool = False) -> Choice:
     """One request type's weights on its cases `idx`. With too few cases, `ref` (the pooled weights). Else
     coordinate ascent from `ref` (`start`), or from the best single part (not `start`, or also that with
-    `afresh`); then the same without the occupation in the text and lexical parts, taken when it gains; the
-    search is kept over `ref` only when it beats `ref` by FitConfig.min_gain_se standard errors cross-validated
-    over two folds of the users (in-sample where a fold is too small); then from the best single part with the
+    `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same without the
+    occupation in the text and lexical parts, taken when it gains; then from the best single part with the
     prior's parts standardised, taken when its cross-validated NDCG@10 is clearly better than the raw parts'
     (FitConfig.standardise_gain_se). `by_items` (requests for new items): cross-validated over halves of the
     items (FitConfig.item_partitions seeded partitions) instead of the users, and the search is kept only when
     it beats the best single part on every half and clearly overall (FitConfig.search_gain_se), else that part
     alone."""
-    choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]), pooled=True)
+    choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
         return choice
     begin = ref if start else None
@@ -266,31 +264,22 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
         w, s = coordinate_ascent(wordless, idx, config.grid, config.passes, config.tolerance, begin)
         choice = replace(choice, ndcg_without_demographic_words=s)
         if s > choice.ndcg + config.tolerance:
-            choice = replace(choice, weights=w, ndcg=s, demographic_words=False, pooled=False)
+            choice = replace(choice, weights=w, ndcg=s, demographic_words=False)
     # Raw or standardised parts: by how each search does on cases it did not see (two folds of the users), as
     # the search over raw parts fits its cases closer (their scales are free to fit them) than it serves others.
     # For new items the unit that must carry over is the item: every held-out user ranks the same few held-out
     # items, a handful of which can hold most targets, so weights fitted to those items score well on either
     # fold of users and badly on other new items (a MovieLens-like shop: benchmarks/results/synthetic_shops/).
-    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items, afresh=afresh)
+    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items)
     if raw_cv is None:  # a fold too small: the same folds for the standardised parts
         return choice
-    best_cv = raw_cv
-    if begin is not None:
-        # Own weights or the pooled ones: by how the search from `ref` does on users it did not see, as on its
-        # own cases it cannot do worse than its start. `ref`'s scores here are in-sample where `ref` was fitted
-        # on these cases among others (the pooled weights), which leans toward `ref`: weights of its own must
-        # earn their place (benchmarks/results/amazon_office/fitted/README.md, own or pooled).
-        at_ref = scores.per_case(idx, ref[None])
-        if not _gain(raw_cv.mean(0), at_ref.mean(0), config.min_gain_se, config.tolerance):
-            choice = replace(choice, weights=ref, ndcg=float(at_ref.mean()), demographic_words=True, pooled=True)
-            best_cv = at_ref
     z = scores.view(demographic_words=choice.demographic_words, standardised=True)
     z_cv = _cross_validated(z, idx, config, None, by_items)
     choice = replace(choice, ndcg_cross_validated=float(raw_cv.mean()), ndcg_standardised=float(z_cv.mean()))
-    if _gain(z_cv.mean(0), best_cv.mean(0), config.standardise_gain_se, config.tolerance):
+    best_cv = raw_cv
+    if _gain(z_cv.mean(0), raw_cv.mean(0), config.standardise_gain_se, config.tolerance):
         w, s = coordinate_ascent(z, idx, config.grid, config.passes, config.tolerance)
-        choice, best_cv = replace(choice, weights=w, ndcg=s, standardised=True, pooled=False), z_cv
+        choice, best_cv = replace(choice, weights=w, ndcg=s, standardised=True), z_cv
     if not by_items:
         return choice
     plain = scores.view(demographic_words=choice.demographic_words)  # one part ranks alike raw or standardised
@@ -317,9 +306,8 @@ def _standard_error(diff: np.ndarray) -> float:
 
 
 def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, start: np.ndarray | None,
-                     by_items: bool = False, passes: int | None = None, afresh: bool = False) -> np.ndarray | None:
-    """Each case's NDCG@10 under the weights that coordinate ascent (from `start`, or also from the best single
-    part with `afresh`, the better of the two on that fold as choose_weights does; `passes`, default the
+                     by_items: bool = False, passes: int | None = None) -> np.ndarray | None:
+    """Each case's NDCG@10 under the weights that coordinate ascent (from `start`; `passes`, default the
     config's; 0: the best single part) chose on the other fold of users (two folds, by a hash of the user), as
     a (1, cases) array; None when a fold has fewer than FitConfig.min_cases cases. `by_items`: the folds are
     halves of the items instead (FitConfig.item_partitions seeded partitions, CaseScores.item_fold): weights
@@ -345,10 +333,7 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
     out = np.zeros(len(idx))
     for f in (0, 1):
         train, test = idx[fold != f], fold == f
-        w, s = coordinate_ascent(scores, list(train), config.grid, passes, config.tolerance, start)
-        if afresh and start is not None:
-            alt, alt_s = coordinate_ascent(scores, list(train), config.grid, passes, config.tolerance)
-            w = alt if alt_s > s else w
+        w, _ = coordinate_ascent(scores, list(train), config.grid, passes, config.tolerance, start)
         out[test] = scores.per_case(list(idx[test]), w[None])[0]
     return out[None]
 
