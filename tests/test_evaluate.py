@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from genrec import GenrecError, UserProfile
 from genrec.apps.cli import main
@@ -10,7 +11,7 @@ from genrec.data.dataset import Dataset, make_splits, write_dataset
 from genrec.evaluation.baselines import ItemKNN, Popularity, TfIdf
 from genrec.evaluation.evaluate import evaluate
 from genrec.evaluation.protocols import EvalConfig, protocol_a, protocol_b
-from genrec.evaluation.report import paired_test, summarize, write_report
+from genrec.evaluation.report import paired_by_cell, paired_test, summarize, write_report
 
 
 def tiny_dataset(tmp_path, n_users=40, seed=0):
@@ -98,6 +99,41 @@ def test_evaluate_summary_report_and_paired_test(tmp_path):
     rows = [r for r in run.per_user if r["system"] == "itemknn"]
     same = paired_test(rows, rows)
     assert same["mean_diff"] == 0.0 and same["t_test_p"] == 1.0
+
+
+def _row(protocol, setting, user, ndcg, system="llm"):
+    return {"system": system, "protocol": protocol, "setting": setting, "user": user, "ndcg@10": ndcg}
+
+
+def test_paired_by_cell_tests_each_cell_apart():
+    """Run B gains .1 for each user of A k=0, equals A in k=1 and shares one user of B cold-only."""
+    a = ([_row("A", "k=0", u, x) for u, x in zip("uvw", (0.1, 0.2, 0.3))]
+         + [_row("A", "k=1", u, x) for u, x in zip("uvw", (0.0, 0.5, 1.0))] + [_row("B", "cold-only", "u", 0.5)])
+    b = ([_row("A", "k=0", u, x) for u, x in zip("uvw", (0.2, 0.3, 0.5))]
+         + [_row("A", "k=1", u, x) for u, x in zip("uvw", (0.0, 0.5, 1.0))]
+         + [_row("B", "cold-only", u, 1.0) for u in "uz"] + [_row("B", "full", "u", 0.0)])
+    cells = paired_by_cell(a, b)
+    assert list(cells) == [("A", "k=0"), ("A", "k=1"), ("B", "cold-only")]  # B full: only in run b
+    k0 = cells[("A", "k=0")]
+    assert k0["cases"] == 3 and k0["mean_diff"] == pytest.approx(-0.4 / 3)
+    assert k0["t_test_p"] == pytest.approx(stats.ttest_rel([0.1, 0.2, 0.3], [0.2, 0.3, 0.5]).pvalue)
+    assert cells[("A", "k=1")]["mean_diff"] == 0.0 and cells[("A", "k=1")]["t_test_p"] == 1.0
+    assert cells[("B", "cold-only")] is None  # one shared user
+
+
+def test_cli_compare_prints_each_cell_and_all_cases(tmp_path, capsys):
+    for name, gain in (("a", 0.0), ("b", 0.1)):
+        rows = [_row("A", s, u, x * (1 + gain) if s == "k=0" else x) for s in ("k=0", "k=1")
+                for u, x in zip("uvw", (0.1, 0.3, 0.4))]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "per_user.jsonl").write_text("\n".join(map(json.dumps, rows)) + "\n")
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "| A | k=0 | 3 | 0.2667 | 0.2933 | +0.0267 |" in out
+    assert "| A | k=1 | 3 | 0.2667 | 0.2667 | +0.0000 | 1 | 1 |" in out
+    assert "all 6 shared cases: A 0.2667, B 0.2800, diff B - A +0.0133" in out
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--metric", "ndcg@5"]) == 2
+    assert "'ndcg@5' is not in the per-user results" in capsys.readouterr().err
 
 
 def test_movielens_100k_fixture_converts_and_evaluates(tmp_path):

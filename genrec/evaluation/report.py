@@ -58,6 +58,24 @@ def paired_test(a: list[dict], b: list[dict], metric: str = "ndcg@10") -> dict:
             "mean_diff": float(diff.mean()), "t_test_p": t_p, "wilcoxon_p": w_p}
 
 
+def paired_by_cell(a: list[dict], b: list[dict], metric: str = "ndcg@10") -> dict[tuple[str, str], dict | None]:
+    """paired_test within each cell (protocol, setting) that both runs hold: a change can gain in one cell and
+    lose in another, which one test over every case pools away. None for a cell that shares fewer than 2 users."""
+    cells = sorted({(r["protocol"], r["setting"]) for r in a} & {(r["protocol"], r["setting"]) for r in b})
+    by_cell: dict[tuple[str, str], tuple[list[dict], list[dict]]] = {cell: ([], []) for cell in cells}
+    for side, rows in enumerate((a, b)):
+        for r in rows:
+            if (r["protocol"], r["setting"]) in by_cell:
+                by_cell[r["protocol"], r["setting"]][side].append(r)
+    out = {}
+    for cell, (in_a, in_b) in by_cell.items():
+        try:
+            out[cell] = paired_test(in_a, in_b, metric)
+        except GenrecError:  # fewer than 2 shared users in this cell
+            out[cell] = None
+    return out
+
+
 def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], command: str) -> Path:
     """report.md, report.json, per_user.jsonl, fits.json (each fitted genrec system's manifest) and plots in
     `out`."""
