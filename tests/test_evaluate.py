@@ -106,7 +106,8 @@ def _row(protocol, setting, user, ndcg, system="llm"):
 
 
 def test_paired_by_cell_tests_each_cell_apart():
-    """Run B gains .1 for each user of A k=0, equals A in k=1 and shares one user of B cold-only."""
+    """Run b gains .1, .1 and .2 for the three users of A k=0, equals run a in k=1 and shares one user of B
+    cold-only."""
     a = ([_row("A", "k=0", u, x) for u, x in zip("uvw", (0.1, 0.2, 0.3))]
          + [_row("A", "k=1", u, x) for u, x in zip("uvw", (0.0, 0.5, 1.0))] + [_row("B", "cold-only", "u", 0.5)])
     b = ([_row("A", "k=0", u, x) for u, x in zip("uvw", (0.2, 0.3, 0.5))]
