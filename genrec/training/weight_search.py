@@ -378,7 +378,7 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
     a, b = per_case[best], per_case[zero]
     diff, paired = a - b, len(idx) > 1
     se = _standard_error(diff) if paired else None
-    clear = paired and s[best] > s[zero] + config.tolerance and _gain(a, b, config.model_gain_se, 0.0)
+    clear = paired and _gain(a, b, config.model_gain_se, config.tolerance)
     j = best if clear else zero
     return cand[j], {"cases": len(idx), "ndcg@10": float(s[j]), "without_model_ndcg@10": float(s[zero]),
                      "model_alone_ndcg@10": float(on.ndcg(idx, np.eye(len(PARTS))[:1])[0]),
