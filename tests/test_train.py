@@ -168,6 +168,23 @@ def test_a_splits_file_holds_its_cold_items_out_of_training(shop, tmp_path):
     assert _train_users(str(tmp_path / "users.txt"), seqs)[1] == set() and _train_users(None, seqs)[1] == set()
 
 
+def test_a_training_user_with_a_long_history_gives_examples(tiny_rec, tokenizer):
+    """A shop's loyal customer (120 items) must not stop training: a profile holds at most MAX_RECENT known
+    items, so a warm example's known items are cut to their latest ones (`genrec train` on amazon_office
+    stopped with "recent_items has 56 entries")."""
+    from genrec.data.cases import cold_profile
+    from genrec.data.profile import MAX_RECENT
+    from genrec.training.train_data import build_examples
+
+    seq = [it.item_id for it in list(tiny_rec.catalog)[:120]]
+    known = cold_profile(tiny_rec.catalog, {}, seq, 100, with_interests=False).recent_items
+    assert [r.item_id for r in known] == seq[100 - MAX_RECENT:100]
+    examples = build_examples(tiny_rec.catalog, {"loyal": seq}, {}, tiny_rec.codes, tokenizer,
+                              tiny_rec.reserved.tolist(), DataConfig(cold_share=0.0, rec_per_user=20,
+                                                                     item_code_per_item=0, code_title_per_item=0))
+    assert sum(ex.task == "rec" for ex in examples) == 20
+
+
 def test_bad_inputs_fail_before_any_training(shop, tmp_path):
     bad = tmp_path / "inter.jsonl"
     bad.write_text('{"user_id": "u1", "item_id": "NOPE"}\n')

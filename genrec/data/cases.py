@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 
 from .catalog import Catalog, Item
 from .filters import Filters
-from .profile import RecentItem, UserProfile
+from .profile import MAX_RECENT, RecentItem, UserProfile
 
 DEMOGRAPHICS = ("age", "gender", "location", "occupation")
-MAX_HISTORY = 50  # UserProfile's limit on recent items; protocol B histories are cut to the latest 50
+MAX_HISTORY = MAX_RECENT  # a profile's limit on known items: longer histories are cut to their latest items
 NEW_ITEMS = "new-items"
 MAX_COLD_KNOWN = 3  # a cold-start request knows 0-3 items (protocol A's k); more is a returning user's
 LONG = "long"  # more than MAX_COLD_KNOWN known items: a returning user (protocol B's histories), not a cold-start one
@@ -61,9 +61,10 @@ def seed_interests(catalog: Catalog, pool: Iterable[str]) -> list[str]:
 
 def cold_profile(catalog: Catalog, fields: Mapping, seq: Sequence[str], k: int, with_interests: bool,
                  n_pool: int = 3, with_demographics: bool = True) -> UserProfile:
-    """The profile of a cold-start user: demographics, s[:k] as known items, and optionally interests."""
+    """The profile of a cold-start user: demographics, s[:k] as known items (the latest MAX_HISTORY of them, as a
+    profile holds no more), and optionally interests."""
     demo = demographics(fields) if with_demographics else {}
-    return UserProfile.from_dict({**demo, "recent_items": list(seq[:k]),
+    return UserProfile.from_dict({**demo, "recent_items": list(seq[:k])[-MAX_HISTORY:],
                                   "interests": seed_interests(catalog, seq[:n_pool]) if with_interests else []})
 
 
