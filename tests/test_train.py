@@ -37,8 +37,9 @@ def shop(tmp_path_factory, demo):
 
 
 def config(shop, out, **kw):
-    return TrainConfig(catalog=str(shop / "items.jsonl"), interactions=str(shop / "interactions.jsonl"), out=str(out),
-                       codes=TINY_CODES, **{"max_steps": 40, "batch_size": 8, "learning_rate": 5e-3, **kw})
+    return TrainConfig(**{"catalog": str(shop / "items.jsonl"), "interactions": str(shop / "interactions.jsonl"),
+                          "out": str(out), "codes": TINY_CODES, "max_steps": 40, "batch_size": 8,
+                          "learning_rate": 5e-3, **kw})
 
 
 def test_training_moves_lora_and_code_rows_only_and_reloads_identically(shop, tmp_path, tiny_model, tokenizer):
@@ -139,6 +140,36 @@ def test_training_ends_with_the_shop_fit_on_users_held_out_of_its_examples(shop,
                       model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
     assert rec.shop is not None and rec.shop.manifest.held_out["default"]["cases"] > 0
     assert len(rec.recommend({"interests": ["Running"]}, k=5, explain=False)) == 5
+
+
+def test_training_without_the_fit_keeps_its_users_out_for_a_later_fit(shop, tmp_path, tiny_model, tokenizer,
+                                                                         monkeypatch):
+    """--no-fit skips the model passes, not the hold-out: the users FitConfig() holds out stay out of the
+    examples and are listed, and `genrec fit --adapter` chooses the model's weight on them (before, a --no-fit
+    adapter trained on every user and the later fit drew users it had seen, leaning to the model)."""
+    from genrec.apps.cli import main
+    from genrec.training import fit as fit_module
+
+    items = [json.loads(line)["item_id"] for line in (shop / "items.jsonl").read_text().splitlines()]
+    rng = np.random.default_rng(1)  # 60 users: FitConfig()'s 20% share reaches MIN_HELD_OUT_USERS
+    inter = tmp_path / "interactions.jsonl"
+    inter.write_text("".join(json.dumps({"user_id": f"v{u}", "item_id": items[i], "seq": s}) + "\n"
+                             for u in range(60) for s, i in enumerate(rng.choice(80, 6, replace=False))))
+    out = train(config(shop, tmp_path / "ad", max_steps=2, interactions=str(inter), fit=None),
+                model=copy.deepcopy(tiny_model), tokenizer=tokenizer, encoder=HashEncoder())
+    data = json.loads((out / "genrec_adapter.json").read_text())["training_data"]
+    assert data["fit_held_out_users"] == 12 and data["train_users"] == 48 and not (out / "shop.json").exists()
+    seen = []
+
+    def fit_shop(*args, holdout=None, **kw):
+        seen.append(holdout)
+        raise GenrecError("stop after the hold-out is chosen")
+
+    monkeypatch.setattr(fit_module, "fit_shop", fit_shop)
+    monkeypatch.setattr("genrec.ranking.recommender.Recommender", lambda *a, **kw: None)  # no base model load
+    args = ["fit", "--catalog", str(shop / "items.jsonl"), "--interactions", str(inter), "--out", str(tmp_path / "f")]
+    assert main(args + ["--adapter", str(out)]) != 0 and main(args) != 0
+    assert seen[0] == (data["fit_held_out_user_ids"], set(data["fit_held_out_item_ids"])) and seen[1] is None
 
 
 def test_time_budget_stops_early_and_still_writes_the_adapter(shop, tmp_path, tiny_model, tokenizer):

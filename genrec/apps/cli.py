@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, help="stop at this wall-clock budget and write the adapter so far")
     t.add_argument("--gradient-checkpointing", action="store_true", help="less memory, ~30%% slower")
     t.add_argument("--no-fit", action="store_true", help="skip the shop fit that ends training (the adapter then "
-                   "ranks with default weights until `genrec fit --adapter` fits it)")
+                   "ranks with default weights until `genrec fit --adapter` fits it; the users that fit needs are "
+                   "still kept out of training, so it chooses the model's weight on users the adapter never saw)")
     f = _add(sub, "fit", run_fit)
     f.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
     f.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
@@ -132,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--train-users", help="fit on these users only: one per line, a JSON list, or a splits.json "
                    "(its cold items are then held out of their sequences)")
     f.add_argument("--out", required=True, help="shop folder to create; use it as --adapter / Recommender(adapter=)")
-    f.add_argument("--adapter", help="a LoRA adapter folder: the model's weight is fitted too, and the adapter's "
-                   "files are copied into --out")
+    f.add_argument("--adapter", help="a LoRA adapter folder: the model's weight is fitted too, on the users and "
+                   "items its training left out (its metadata lists them), and the adapter's files are copied "
+                   "into --out")
     f.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")
     f.add_argument("--holdout-share", type=float, default=0.2, help="share of users held out to choose weights")
     f.add_argument("--holdout-users", help="choose the weights on these users instead of a seeded share (e.g. users "
@@ -232,7 +234,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from ..model.base_model import BaseModelConfig
     from ..ranking.recommender import Recommender, RecommenderConfig
     from ..ranking.shop import save_shop
-    from ..training.fit import FitConfig, fit_shop
+    from ..training.fit import FitConfig, adapter_holdout, fit_shop
 
     out = Path(args.out)
     if out.exists():
@@ -250,6 +252,8 @@ def run_fit(args: argparse.Namespace) -> int:
         held, held_items = read_train_users(args.holdout_users, logs, key="valid_cold_users", what="held-out")
         sequences = sequences | {u: logs[u] for u in held}  # their logs are the answers the weights are chosen on
         holdout = (held, held_items)
+    elif args.adapter:  # as genrec eval --adapter: the model's weight is chosen on requests it never saw
+        holdout = adapter_holdout(args.adapter, sequences)
     rec = None
     if args.adapter:
         rec = Recommender(catalog, adapter=args.adapter, config=RecommenderConfig(base=BaseModelConfig(

@@ -403,10 +403,13 @@ def adapter_holdout(folder, sequences: Mapping[str, Sequence[str]]) -> tuple[lis
     those of the users in `sequences` with more than 3 items: the fit of that adapter on other logs (genrec eval
     --adapter) then chooses the model's weight on requests the adapter never saw. None when the adapter does
     not list them (trained with --no-fit, or elsewhere): the fit then draws its own, which the adapter may
-    have trained on, so its weight can come out too high."""
+    have trained on, so its weight can come out too high; also for a folder without LoRA weights (a fitted
+    shop), whose ranking has no model to have seen anything."""
     from ..model.adapters import has_lora, read_metadata
 
-    data = read_metadata(folder).get("training_data", {}) if has_lora(folder) else {}
+    if not has_lora(folder):
+        return None
+    data = read_metadata(folder).get("training_data", {})
     users = data.get("fit_held_out_user_ids")
     if not isinstance(users, list) or not users:
         log.warning("%s does not list the users its training left out: the fit holds out its own, which the "

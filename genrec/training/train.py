@@ -72,7 +72,8 @@ class TrainConfig:
     bf16: bool | None = None
     # The shop fit that ends training (genrec.training.fit): its held-out users are kept out of the adapter's examples,
     # so the model's weight beside the prior is chosen on users the adapter never saw. None: no fit (the
-    # adapter then ranks with RecommenderConfig's default weights).
+    # adapter then ranks with RecommenderConfig's default weights); FitConfig()'s held-out users are still kept
+    # out and listed, for a later `genrec fit --adapter`.
     fit: FitConfig | None = field(default_factory=FitConfig)
 
     def __post_init__(self):
@@ -173,12 +174,15 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
     train_ids, cold = read_train_users(config.train_users, sequences)
     sequences = {u: [i for i in sequences[u] if i not in cold] for u in train_ids}
     # The fit's held-out users and items stay out of the adapter's recommendation examples (the items keep
-    # their text -> code examples), so the model's weight is chosen on requests it never saw.
-    held, fit_items = split_holdout(catalog, sequences, config.fit, config.fit.max_model_users) if config.fit \
-        else ([], set())
-    if config.fit is not None and len(held) < MIN_HELD_OUT_USERS:
-        log.warning("only %d users with more than 3 items: too few to fit the shop's weights after training; "
-                    "the adapter will rank with the default weights", len(held))
+    # their text -> code examples), so the model's weight is chosen on requests it never saw: by the fit that
+    # ends training or, without it (--no-fit), by a later `genrec fit/eval --adapter`, which reads them from the
+    # metadata (genrec.training.fit.adapter_holdout).
+    fit = config.fit or FitConfig()
+    held, fit_items = split_holdout(catalog, sequences, fit, fit.max_model_users)
+    if len(held) < MIN_HELD_OUT_USERS:
+        if config.fit is not None:
+            log.warning("only %d users with more than 3 items: too few to fit the shop's weights after training; "
+                        "the adapter will rank with the default weights", len(held))
         held, fit_items = [], set()
     adapter_sequences = {u: [i for i in s if i not in fit_items] for u, s in sequences.items() if u not in set(held)}
     adapter_sequences = {u: s for u, s in adapter_sequences.items() if s}
@@ -258,7 +262,7 @@ def train(config: TrainConfig, model=None, tokenizer=None, encoder=None) -> Path
                 "files": checksums(tmp)}  # checked at every load (genrec.model.adapters.verify)
         (tmp / METADATA).write_text(json.dumps(meta, indent=2))
         (tmp / "README.md").write_text(_model_card(meta))
-        if held:
+        if held and config.fit is not None:
             del trainer, model
             _fit_after_training(tmp, catalog, sequences, users, (held, fit_items), config, pristine, tokenizer,
                                 encoder)
