@@ -27,7 +27,6 @@ from .filters import Filters
 from .profile import MAX_RECENT, RecentItem, UserProfile
 
 DEMOGRAPHICS = ("age", "gender", "location", "occupation")
-MAX_HISTORY = MAX_RECENT  # a profile's limit on known items: longer histories are cut to their latest items
 NEW_ITEMS = "new-items"
 MAX_COLD_KNOWN = 3  # a cold-start request knows 0-3 items (protocol A's k); more is a returning user's
 LONG = "long"  # more than MAX_COLD_KNOWN known items: a returning user (protocol B's histories), not a cold-start one
@@ -61,10 +60,10 @@ def seed_interests(catalog: Catalog, pool: Iterable[str]) -> list[str]:
 
 def cold_profile(catalog: Catalog, fields: Mapping, seq: Sequence[str], k: int, with_interests: bool,
                  n_pool: int = 3, with_demographics: bool = True) -> UserProfile:
-    """The profile of a cold-start user: demographics, s[:k] as known items (the latest MAX_HISTORY of them, as a
+    """The profile of a cold-start user: demographics, s[:k] as known items (the latest MAX_RECENT of them, as a
     profile holds no more), and optionally interests."""
     demo = demographics(fields) if with_demographics else {}
-    return UserProfile.from_dict({**demo, "recent_items": list(seq[:k])[-MAX_HISTORY:],
+    return UserProfile.from_dict({**demo, "recent_items": list(seq[:k])[-MAX_RECENT:],
                                   "interests": seed_interests(catalog, seq[:n_pool]) if with_interests else []})
 
 
@@ -147,7 +146,7 @@ def cold_item_cases(sequences: Mapping[str, Sequence[str]], chosen: Iterable[str
         s = sequences.get(u, ())
         if not takes_new_and_old(s, cold):
             continue
-        warm = list(dict.fromkeys(i for i in s if i not in cold))[-MAX_HISTORY:]
+        warm = list(dict.fromkeys(i for i in s if i not in cold))[-MAX_RECENT:]  # a profile's limit
         targets = {i for i in s if i in cold}
         profile = UserProfile(recent_items=tuple(RecentItem(i) for i in warm))
         cases.append(Case(u, "B", "cold-only", profile, Filters(candidates=tuple(sorted(cold))), targets))
