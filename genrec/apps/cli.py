@@ -265,10 +265,26 @@ def run_fit(args: argparse.Namespace) -> int:
     save_shop(out, catalog, shop, exist_ok=bool(args.adapter))
     print(f"genrec: fitted in {time.perf_counter() - t:.0f} s on {len(sequences)} users; held-out NDCG@10 per "
           "request type:")
-    for rtype, m in shop.manifest.held_out.items():
-        print(f"  {rtype:<28} {m['ndcg@10']:.4f}  ({m['cases']} cases)")
+    print("\n".join(fit_summary(shop.manifest)))
     print(f"genrec: shop written to {out} (use it as --adapter {out})")
     return 0
+
+
+def fit_summary(manifest) -> list[str]:
+    """A line per request type of a fit: its held-out NDCG@10 and cases; with an adapter, the model's weight and
+    the cross-validated gain that chose it (weight 0: the model adds nothing measurable there)."""
+    lines = []
+    for rtype, m in manifest.held_out.items():
+        line = f"  {rtype:<28} {m['ndcg@10']:.4f}  ({m['cases']} cases)"
+        model = m.get("model", {})
+        if "cross_validated_gain" in model:
+            line += (f"  model weight {manifest.weights_for(rtype).model:g} (cross-validated gain "
+                     f"{model['cross_validated_gain']:+.4f} ± {model['cross_validated_gain_se'] or 0:.4f} on "
+                     f"{model['cases']} cases)")
+        elif "cases" in model:
+            line += f"  model weight {manifest.weights_for(rtype).model:g} (too few scored cases: {model['cases']})"
+        lines.append(line)
+    return lines
 
 
 def _print(profile_label: str, recs, as_json: bool) -> None:
