@@ -50,12 +50,15 @@ def test_a_fit_with_an_adapter_says_the_models_weight_per_request_type():
     from genrec.ranking.shop import DEFAULT, ShopManifest, TypeWeights
 
     manifest = ShopManifest(
-        {DEFAULT: TypeWeights(), "k1": TypeWeights(model=2.0), "k3": TypeWeights()},
+        {DEFAULT: TypeWeights(), "k1": TypeWeights(model=2.0), "k2": TypeWeights(), "k3": TypeWeights()},
         {DEFAULT: {"ndcg@10": 0.1, "cases": 300},
          "k1": {"ndcg@10": 0.12345, "cases": 200,
-                "model": {"cases": 150, "cross_validated_gain": 0.0123, "cross_validated_gain_se": 0.004}},
+                "model": {"cases": 150, "best_weight": 2.0, "best_gain": 0.0123, "best_gain_se": 0.004}},
+         "k2": {"ndcg@10": 0.15, "cases": 200,
+                "model": {"cases": 150, "best_weight": 0.5, "best_gain": 0.005, "best_gain_se": 0.004}},
          "k3": {"ndcg@10": 0.2, "cases": 40, "model": {"cases": 30}}})
     assert fit_summary(manifest) == [
         f"  {DEFAULT:<28} 0.1000  (300 cases)",
-        f"  {'k1':<28} 0.1235  (200 cases)  model weight 2 (cross-validated gain +0.0123 ± 0.0040 on 150 cases)",
+        f"  {'k1':<28} 0.1235  (200 cases)  model weight 2 (best 2: +0.0123 ± 0.0040 on 150 cases)",
+        f"  {'k2':<28} 0.1500  (200 cases)  model weight 0 (best 0.5: +0.0050 ± 0.0040 on 150 cases)",
         f"  {'k3':<28} 0.2000  (40 cases)  model weight 0 (too few scored cases: 30)"]

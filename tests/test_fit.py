@@ -260,16 +260,14 @@ def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_i
 
 
 def test_the_model_earns_a_weight_only_for_a_gain_beyond_noise():
-    """On the held-out cases it scored, the model's weight is judged on users it was not chosen on (each user's
-    cases under the weight the other users chose): a model that lifts the target of one case in 200 into the top
-    10 gains nothing there, so it gets weight 0 even with the bar lowered to any gain (judged on the cases it was
-    chosen on, that one case made any weight look better than 0); one that lifts 3 gains 1.7 standard errors,
-    under the bar of 2 but over a bar of 0; one that lifts every case's target gets weight."""
+    """On the held-out cases it scored, a model that lifts one target of one case in 200 into the top 10 gains
+    one standard error: it gets weight 0 (a weight costs a model pass per request, and 0 says it adds nothing
+    measurable) unless the bar is lowered to any gain; a model that lifts every case's target gets weight."""
     from genrec.training.weight_search import choose_model_weight
 
     pop, n = PARTS.index("popularity"), 40
     prior = np.eye(len(PARTS))[pop]
-    for helped, bar, earns in ((1, 0.0, False), (3, 2.0, False), (3, 0.0, True), (200, 2.0, True)):
+    for helped, bar, earns in ((1, 2.0, False), (1, 0.0, True), (200, 2.0, True)):
         parts, hits = [], []
         for c in range(200):
             m = np.zeros((len(PARTS), n))
@@ -286,29 +284,11 @@ def test_the_model_earns_a_weight_only_for_a_gain_beyond_noise():
         assert np.array_equal(w[1:], prior[1:])  # the prior's weights stay as chosen without the model
         if earns:
             assert held["ndcg@10"] == pytest.approx(helped / 200)
-        # the manifest keeps the best weight's paired gain on these cases, its standard error and p-value, and
-        # the same cross-validated, chosen or not
-        gain, cv_gain = helped / 200, (0.0 if helped == 1 else helped / 200)
+        # the manifest keeps the best weight's paired gain, its standard error and p-value, chosen or not
+        gain = helped / 200
         assert held["best_weight"] > 0 and held["best_gain"] == pytest.approx(gain)
         assert held["best_gain_se"] == pytest.approx(np.sqrt(gain * (1 - gain) * 200 / 199 / 200))
-        assert held["best_t_test_p"] == (0.0 if helped == 200 else pytest.approx(0.32 if helped == 1 else 0.083,
-                                                                                abs=0.01))
-        assert held["cross_validated_gain"] == pytest.approx(cv_gain)
-        assert held["cross_validated_gain_se"] == pytest.approx(np.sqrt(cv_gain * (1 - cv_gain) * 200 / 199 / 200))
-
-
-def test_each_users_cases_take_the_choice_of_the_other_users():
-    """left_out_choice: per case, the candidate (row) with the best total over the other users' cases, a user's
-    cases left out together, ties to the first row."""
-    from genrec.training.weight_search import left_out_choice
-
-    per_case = np.array([[0.0, 0.0, 0.0, 0.0],
-                         [1.0, 0.0, 0.0, 0.0],
-                         [0.0, 1.0, 1.0, 0.0]])
-    # totals 0, 1, 2: without user a row 2 (0, 0, 2); without b rows 1 and 2 tie at 1; without c (2 cases) too
-    assert left_out_choice(per_case, ["a", "b", "c", "c"]).tolist() == [2, 1, 1, 1]
-    # each case its own user: case 2 left out leaves rows 1 and 2 at 1 each
-    assert left_out_choice(per_case, ["a", "b", "c", "d"]).tolist() == [2, 1, 1, 2]
+        assert held["best_t_test_p"] == (0.0 if helped == 200 else pytest.approx(0.32, abs=0.01))
 
 
 def test_shop_folder_round_trip_and_the_recommender_uses_each_request_types_weights(

@@ -272,15 +272,15 @@ def run_fit(args: argparse.Namespace) -> int:
 
 def fit_summary(manifest) -> list[str]:
     """A line per request type of a fit: its held-out NDCG@10 and cases; with an adapter, the model's weight and
-    the cross-validated gain that chose it (weight 0: the model adds nothing measurable there)."""
+    the best weight's paired gain over the prior alone on the cases the model scored (weight 0: that gain was not
+    two standard errors, FitConfig.model_gain_se, and the model adds nothing measurable there)."""
     lines = []
     for rtype, m in manifest.held_out.items():
         line = f"  {rtype:<28} {m['ndcg@10']:.4f}  ({m['cases']} cases)"
         model = m.get("model", {})
-        if "cross_validated_gain" in model:
-            line += (f"  model weight {manifest.weights_for(rtype).model:g} (cross-validated gain "
-                     f"{model['cross_validated_gain']:+.4f} ± {model['cross_validated_gain_se'] or 0:.4f} on "
-                     f"{model['cases']} cases)")
+        if "best_gain" in model:
+            line += (f"  model weight {manifest.weights_for(rtype).model:g} (best {model['best_weight']:g}: "
+                     f"{model['best_gain']:+.4f} ± {model['best_gain_se'] or 0:.4f} on {model['cases']} cases)")
         elif "cases" in model:
             line += f"  model weight {manifest.weights_for(rtype).model:g} (too few scored cases: {model['cases']})"
         lines.append(line)

@@ -109,9 +109,8 @@ class FitConfig:
     # one partition's two halves are a small sample of items (benchmarks/results/synthetic_shops/README.md)
     item_partitions: int = 3
     # An adapter's model gets a weight in a request type only when that beats the prior alone by this many
-    # standard errors on the held-out users it scored (the same bar), each user's cases judged under the weight
-    # the other users chose (weight_search.choose_model_weight): a weight costs a model pass per request, and a
-    # weight of 0 is how the fit says the model adds nothing measurable there.
+    # standard errors on the held-out users it scored (the same bar): a weight costs a model pass per request,
+    # and a weight of 0 is how the fit says the model adds nothing measurable there.
     model_gain_se: float = 2.0
     exact_items: int = 3000  # larger catalogs score each case over the union of every part's top `pool` items
     pool: int = 200
