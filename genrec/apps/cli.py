@@ -9,8 +9,12 @@ import os
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import GenrecError
+
+if TYPE_CHECKING:
+    from ..ranking.shop import ShopManifest
 
 COMMANDS = {
     "demo": "recommend for the bundled sample profiles on the bundled demo catalog",
@@ -270,7 +274,7 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def fit_summary(manifest) -> list[str]:
+def fit_summary(manifest: ShopManifest) -> list[str]:
     """A line per request type of a fit: its held-out NDCG@10 and cases; with an adapter, the model's weight and
     the best weight's paired gain over the prior alone on the cases the model scored (weight 0: that gain was not
     two standard errors, FitConfig.model_gain_se, and the model adds nothing measurable there)."""
