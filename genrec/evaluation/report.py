@@ -14,6 +14,7 @@ from ..data.dataset import Dataset
 from ..errors import GenrecError
 from . import metrics
 from .evaluate import Run
+from .stats import paired_t_p
 
 SUMMARY_METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20", "mrr", "hit@10", "precision@10",
                    "cold_share@10", "valid_id_rate", "duplicate_rate", "families@10", "ild@10")
@@ -52,7 +53,7 @@ def paired_test(a: list[dict], b: list[dict], metric: str = "ndcg@10") -> dict:
         raise GenrecError("the two runs share fewer than 2 cases: nothing to compare")
     x, y = np.array(pairs).T
     diff = x - y
-    t_p = float(stats.ttest_rel(x, y).pvalue) if diff.any() else 1.0
+    t_p = paired_t_p(diff)
     w_p = float(stats.wilcoxon(x, y).pvalue) if diff.any() else 1.0
     return {"metric": metric, "cases": len(pairs), "mean_a": float(x.mean()), "mean_b": float(y.mean()),
             "mean_diff": float(diff.mean()), "t_test_p": t_p, "wilcoxon_p": w_p}

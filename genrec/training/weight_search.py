@@ -14,6 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.cases import Case, request_type
+from ..evaluation.stats import paired_t_p
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights, z_stats
 from ..ranking.shop import TypeWeights
@@ -386,16 +387,4 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
     return cand[j], {"cases": len(idx), "ndcg@10": float(s[j]), "without_model_ndcg@10": float(s[zero]),
                      "model_alone_ndcg@10": float(on.ndcg(idx, np.eye(len(PARTS))[:1])[0]),
                      "best_weight": float(grid[best]), "best_gain": float(diff.mean()), "best_gain_se": se,
-                     "best_t_test_p": _paired_p(diff)}
-
-
-def _paired_p(diff: np.ndarray) -> float | None:
-    """Two-sided paired t-test p-value of per-case differences: 1 where none differs, 0 where every case differs
-    alike (no spread: scipy warns and divides by 0 there), None for one case."""
-    from scipy import stats
-
-    if len(diff) < 2:
-        return None
-    if np.all(diff == diff[0]):
-        return 0.0 if diff[0] else 1.0
-    return float(stats.ttest_1samp(diff, 0.0).pvalue)
+                     "best_t_test_p": paired_t_p(diff)}
