@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
-def paired_t_p(diff) -> float | None:
+def paired_t_p(diff: np.ndarray | Sequence[float]) -> float | None:
     """Two-sided paired t-test p-value of per-case differences: 1 where none differs, 0 where every case differs
     alike (no spread: scipy warns of precision loss and returns float noise or NaN there), None for fewer than two
     cases."""
