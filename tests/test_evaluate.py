@@ -319,6 +319,41 @@ def test_report_keeps_each_fitted_genrec_systems_manifest(tmp_path, monkeypatch)
     assert not (tmp_path / "base" / "fits.json").exists()
 
 
+def test_report_gives_each_fits_model_weight_per_request_type(tmp_path, monkeypatch):
+    """With an adapter, the report says per request type what weight the fit gave the model and on what gain;
+    a type with too few scored cases says so, and a type or fit without a model gives no row."""
+    from types import SimpleNamespace
+
+    from genrec.evaluation import systems
+    from genrec.evaluation.report import model_weights
+
+    chosen = {"cases": 150, "without_model_ndcg@10": 0.06, "model_alone_ndcg@10": 0.02, "best_weight": 0.5,
+              "best_gain": 0.0128, "best_gain_se": 0.0056, "best_t_test_p": 0.023}
+    manifest = {"weights": {"k1": {"model": 0.5}, "k2": {"model": 0.0}, "k3": {"model": 0.0}},
+                "held_out": {"k1": {"model": chosen}, "k2": {"model": {"cases": 12}}, "k3": {"ndcg@10": 0.1}}}
+
+    class Fitted:  # a baseline standing in for a fitted genrec with an adapter
+        def __init__(self, view):
+            self.inner = Popularity.fit(view)
+            self.shop = SimpleNamespace(manifest=SimpleNamespace(to_dict=lambda: manifest))
+
+        def rank_batch(self, *args):
+            return self.inner.rank_batch(*args)
+
+    assert model_weights({"llm+adapter A": manifest, "llm A": {"weights": {}, "held_out": {"k1": {}}}}) == [
+        {"fit": "llm+adapter A", "request_type": "k1", "model_weight": 0.5, "cases": 150, "prior_alone": 0.06,
+         "model_alone": 0.02, "best_weight": 0.5, "best_gain": 0.0128, "best_gain_se": 0.0056,
+         "best_t_test_p": 0.023},
+        {"fit": "llm+adapter A", "request_type": "k2", "model_weight": 0.0, "cases": 12}]
+    data = tiny_dataset(tmp_path)
+    monkeypatch.setitem(systems.SYSTEMS, "llm", lambda view, **_: Fitted(view))
+    write_report(evaluate(data, ["popularity", "llm"], EvalConfig()), data, tmp_path / "out", ["llm"], "test")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| llm A | k1 | 0.5 | 150 | 0.0600 | 0.0200 | 0.5 | +0.0128 ± 0.0056 | 0.023 |" in md
+    assert "| llm B | k2 | 0 | 12 | too few to choose | | | | |" in md
+    assert len(json.loads((tmp_path / "out" / "report.json").read_text())["model_weights"]) == 4
+
+
 def test_report_splits_protocol_b_by_history_length():
     """Protocol B's users with 1-3 known items get cold-start weights, longer histories the long ones: the report
     gives each system's NDCG@10 per kind, exactly, so a lost cell says which requests lose."""

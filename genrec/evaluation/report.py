@@ -100,10 +100,11 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
     adapter = adapter_tests(run, summary)
     versus = genrec_tests(run, summary)
     history = by_history(run)
+    weights = model_weights(run.fits)
     (out / "report.json").write_text(json.dumps({"dataset": data.name, "systems": systems, "command": command,
                                                  "summary": summary, "paired_tests": tests,
                                                  "genrec_tests": versus, "adapter_tests": adapter,
-                                                 "by_history": history}, indent=2))
+                                                 "model_weights": weights, "by_history": history}, indent=2))
     plots = _plots(summary, out)
     md = [f"# genrec eval: {data.name}", "", f"Command: `{command}`", "",
           "Mean over users ± standard error. Protocol A ranks the whole catalog minus the seed pool; protocol B "
@@ -136,6 +137,18 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
                "| --- | --- | --- | --- | --- | --- | --- |"]
         md += [f"| {t['protocol']} | {t['setting']} | {t['system']} {t['mean_a']:.4f} | {t['mean_b']:.4f} | "
                f"{t['mean_diff']:+.4f} | {t['t_test_p']:.3g} | {t['wilcoxon_p']:.3g} |" for t in adapter]
+    if weights:
+        md += ["", "## The model's weight per request type (each fit, on the held-out prompts the model scored)", "",
+               "A weight over 0 needs the best weight's gain over the prior alone to reach FitConfig.model_gain_se "
+               "standard errors (2 by default); 0 says the model adds nothing measurable there and skips its pass.",
+               "",
+               "| fit | request type | model weight | cases | prior alone | model alone | best weight | its gain ± SE "
+               "| t-test p |", "|" + " --- |" * 9]
+        md += [f"| {w['fit']} | {w['request_type']} | {w['model_weight']:g} | {w['cases']} | "
+               + (f"{w['prior_alone']:.4f} | {w['model_alone']:.4f} | {w['best_weight']:g} | {w['best_gain']:+.4f} "
+                  f"± {w['best_gain_se'] or 0:.4f} | {_p(w['best_t_test_p'])} |" if "best_gain" in w
+                  else "too few to choose | | | | |")
+               for w in weights]
     if history:
         md += ["", "## Protocol B by history length (NDCG@10 per user)", "",
                f"A returning user's history of 1-{MAX_COLD_KNOWN} items is served as a cold-start request (its "
@@ -147,6 +160,29 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
     md += [""] + [f"![{p.stem}]({p.name})" for p in plots]
     (out / "report.md").write_text("\n".join(md) + "\n")
     return out / "report.md"
+
+
+def model_weights(fits: dict[str, dict]) -> list[dict]:
+    """Each fit's model weight per request type, with what chose it (the manifest's `held_out.model`): the cases
+    the model scored, NDCG@10 of the prior alone and of the model alone there, and the best grid weight's paired
+    gain over the prior alone. Fits without a model (zero-shot) give no rows."""
+    out = []
+    for fit, manifest in fits.items():
+        for rtype, held in manifest.get("held_out", {}).items():
+            model = held.get("model")
+            if model is None:
+                continue
+            row = {"fit": fit, "request_type": rtype, "model_weight": manifest["weights"][rtype]["model"],
+                   "cases": model["cases"]}
+            if "best_gain" in model:
+                row |= {"prior_alone": model["without_model_ndcg@10"], "model_alone": model["model_alone_ndcg@10"],
+                        **{k: model[k] for k in ("best_weight", "best_gain", "best_gain_se", "best_t_test_p")}}
+            out.append(row)
+    return out
+
+
+def _p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3g}"
 
 
 def by_history(run: Run) -> list[dict]:
