@@ -53,9 +53,11 @@ def test_a_fit_with_an_adapter_says_the_models_weight_per_request_type():
         {DEFAULT: TypeWeights(), "k1": TypeWeights(model=2.0), "k2": TypeWeights(), "k3": TypeWeights()},
         {DEFAULT: {"ndcg@10": 0.1, "cases": 300},
          "k1": {"ndcg@10": 0.12345, "cases": 200,
-                "model": {"cases": 150, "best_weight": 2.0, "best_gain": 0.0123, "best_gain_se": 0.004}},
+                "model": {"cases": 150, "without_model_ndcg@10": 0.11, "model_alone_ndcg@10": 0.02, "best_weight": 2.0,
+                          "best_gain": 0.0123, "best_gain_se": 0.004, "best_t_test_p": 0.003}},
          "k2": {"ndcg@10": 0.15, "cases": 200,
-                "model": {"cases": 150, "best_weight": 0.5, "best_gain": 0.005, "best_gain_se": 0.004}},
+                "model": {"cases": 150, "without_model_ndcg@10": 0.145, "model_alone_ndcg@10": 0.02, "best_weight": 0.5,
+                          "best_gain": 0.005, "best_gain_se": 0.004, "best_t_test_p": 0.2}},
          "k3": {"ndcg@10": 0.2, "cases": 40, "model": {"cases": 30}}})
     assert fit_summary(manifest) == [
         f"  {DEFAULT:<28} 0.1000  (300 cases)",

@@ -278,15 +278,17 @@ def fit_summary(manifest: ShopManifest) -> list[str]:
     """A line per request type of a fit: its held-out NDCG@10 and cases; with an adapter, the model's weight and
     the best weight's paired gain over the prior alone on the cases the model scored (weight 0: that gain was not
     two standard errors, FitConfig.model_gain_se, and the model adds nothing measurable there)."""
+    from ..evaluation.report import model_weights
+
+    model = {w["request_type"]: w for w in model_weights({"": manifest.to_dict()})}
     lines = []
     for rtype, m in manifest.held_out.items():
         line = f"  {rtype:<28} {m['ndcg@10']:.4f}  ({m['cases']} cases)"
-        model = m.get("model", {})
-        if "best_gain" in model:
-            line += (f"  model weight {manifest.weights_for(rtype).model:g} (best {model['best_weight']:g}: "
-                     f"{model['best_gain']:+.4f} ± {model['best_gain_se'] or 0:.4f} on {model['cases']} cases)")
-        elif "cases" in model:
-            line += f"  model weight {manifest.weights_for(rtype).model:g} (too few scored cases: {model['cases']})"
+        if rtype in model:
+            w = model[rtype]
+            line += f"  model weight {w['model_weight']:g} " + (
+                f"(best {w['best_weight']:g}: {w['best_gain']:+.4f} ± {w['best_gain_se'] or 0:.4f} on {w['cases']} "
+                "cases)" if "best_gain" in w else f"(too few scored cases: {w['cases']})")
         lines.append(line)
     return lines
 
