@@ -25,6 +25,7 @@ import numpy as np
 from common import write_report
 from tqdm.auto import tqdm
 
+from genrec.evaluation.stats import mean_se, standard_error
 from genrec.training.fit import FitConfig
 from genrec.training.weight_search import PARTS, CaseScores, choose_model_weight, coordinate_ascent
 
@@ -66,12 +67,7 @@ def cross_validated_pass(scores: CaseScores, prior: np.ndarray, config: FitConfi
     cand[:, 0] = grid
     per_case = scores.view(model_on=True).per_case(list(range(len(scores.hits))), cand)
     diff = per_case[left_out_choice(per_case), np.arange(per_case.shape[1])] - per_case[int(np.argmin(grid))]
-    return bool(diff.mean() > max(config.model_gain_se * diff.std(ddof=1) / np.sqrt(len(diff)), config.tolerance))
-
-
-def _mean_se(x) -> tuple[float, float]:
-    x = np.asarray(x, dtype=np.float64)
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
+    return bool(diff.mean() > max(config.model_gain_se * standard_error(diff), config.tolerance))
 
 
 def main() -> None:
@@ -108,8 +104,8 @@ def main() -> None:
             served[t] = passed[t] * gain
         diff = served[:, 1] - served[:, 0]
         rows.append({"effect": effect, "types": args.types, "passes": passed.mean(0).tolist(),
-                     "served_gain": [_mean_se(served[:, 0]), _mean_se(served[:, 1])],
-                     "served_gain_cv_minus_in_sample": _mean_se(diff),
+                     "served_gain": [mean_se(served[:, 0]), mean_se(served[:, 1])],
+                     "served_gain_cv_minus_in_sample": mean_se(diff),
                      "passes_with_a_test_loss": (passed & (served < 0)).mean(0).tolist()})
     command = "python benchmarks/model_bar.py " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items())

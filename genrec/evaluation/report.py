@@ -4,7 +4,6 @@ between systems and runs, Markdown + JSON + plots."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from ..data.dataset import Dataset
 from ..errors import GenrecError
 from . import metrics
 from .evaluate import Run
-from .stats import paired_t_p
+from .stats import mean_se, paired_t_p
 
 SUMMARY_METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20", "mrr", "hit@10", "precision@10",
                    "cold_share@10", "valid_id_rate", "duplicate_rate", "families@10", "ild@10")
@@ -32,7 +31,7 @@ def summarize(run: Run, data: Dataset) -> list[dict]:
         s = {"protocol": protocol, "setting": setting, "system": system, "users": len(rows),
              "known": rows[0]["known"], "interests": rows[0]["interests"]}
         for m in SUMMARY_METRICS:
-            s[m], s[f"{m}_se"] = _mean_se([r[m] for r in rows])
+            s[m], s[f"{m}_se"] = mean_se([r[m] for r in rows])
         lists = [r["items"] for r in rows]
         s["coverage@10"] = metrics.catalog_coverage(lists, len(data.catalog), 10)
         s["diversity@10"] = float(np.mean([metrics.category_diversity(x, category, 10) for x in lists]))
@@ -196,16 +195,10 @@ def by_history(run: Run) -> list[dict]:
             groups.setdefault((r["setting"], r["system"], bucket), []).append(r["ndcg@10"])
     out = []
     for (setting, system, bucket), v in sorted(groups.items()):
-        mean, se = _mean_se(v)
+        mean, se = mean_se(v)
         out.append({"setting": setting, "system": system, "history": bucket, "users": len(v),
                     "ndcg@10": mean, "ndcg@10_se": se})
     return out
-
-
-def _mean_se(values) -> tuple[float, float]:
-    """Mean over users and its standard error (0 for a single user)."""
-    v = np.asarray(values, dtype=np.float64)
-    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
 def adapter_tests(run: Run, summary: list[dict]) -> list[dict]:

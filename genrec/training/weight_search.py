@@ -14,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.cases import Case, request_type
-from ..evaluation.stats import paired_t_p
+from ..evaluation.stats import paired_t_p, standard_error
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights, z_stats
 from ..ranking.shop import TypeWeights
@@ -298,12 +298,7 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
 def _gain(a: np.ndarray, b: np.ndarray, n_se: float, tolerance: float) -> bool:
     """Do the paired per-case scores `a` beat `b` by more than `n_se` standard errors (and `tolerance`)?"""
     diff = a - b
-    return bool(diff.mean() > max(n_se * _standard_error(diff), tolerance))
-
-
-def _standard_error(diff: np.ndarray) -> float:
-    """Standard error of the mean of paired per-case differences."""
-    return float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    return bool(diff.mean() > max(n_se * standard_error(diff), tolerance))
 
 
 def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, start: np.ndarray | None,
@@ -381,7 +376,7 @@ def choose_model_weight(scores: CaseScores, idx: Sequence[int], w: np.ndarray, f
     # the best weight's paired gain on these cases, kept in the manifest so it shows how clear each choice was
     a, b = per_case[best], per_case[zero]
     diff, paired = a - b, len(idx) > 1
-    se = _standard_error(diff) if paired else None
+    se = standard_error(diff) if paired else None
     clear = paired and _gain(a, b, config.model_gain_se, config.tolerance)
     j = best if clear else zero
     return cand[j], {"cases": len(idx), "ndcg@10": float(s[j]), "without_model_ndcg@10": float(s[zero]),
