@@ -439,6 +439,22 @@ def test_users_files_keep_unknown_columns_and_read_zip_codes_as_location(tmp_pat
                                       "attributes": {"shoe_size": "9"}}}
 
 
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_a_dataset_folder_reads_its_users_file_in_any_supported_format(tmp_path, ext):
+    # genrec eval's folder once read users.jsonl only: a shop's users.csv was ignored without a word, so its
+    # demographics never reached the fit or the demographic baseline.
+    (tmp_path / "items.jsonl").write_text('{"item_id": "a", "title": "A"}\n')
+    (tmp_path / "interactions.csv").write_text("user_id,item_id\n1,a\n")
+    rows = {"user_id": ["1"], "age": ["24"], "zip_code": ["85711"]}
+    if ext == "csv":
+        (tmp_path / "users.csv").write_text("user_id,age,zip_code\n1,24,85711\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        pq.write_table(pa.table(rows), tmp_path / "users.parquet")
+    assert Dataset.load(tmp_path).users == {"1": {"age": "24", "location": "85711"}}
+
+
 def test_fitted_recommender_serves_with_a_tiny_model(tiny_model, tokenizer, encoder):
     from genrec import RecommenderConfig
     from genrec.training.fit import fitted_recommender

@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = _add(sub, "train", run_train)
     t.add_argument("--catalog", required=True, help="catalog file (.jsonl/.csv/.parquet)")
     t.add_argument("--interactions", required=True, help="interactions file (user_id, item_id, seq/timestamp)")
-    t.add_argument("--users", help="users.jsonl with profile fields (age, gender, location, occupation)")
+    t.add_argument("--users", help="users file (user_id, age, gender, location, occupation, any other columns)")
     t.add_argument("--train-users", help="training user IDs: one per line, a JSON list, or a splits.json")
     t.add_argument("--out", required=True, help="adapter folder to create, e.g. adapters/shoes")
     t.add_argument("--base-model", help="a .gguf file or local HF model folder; default: packaged Gemma 3 270M")

@@ -1,7 +1,7 @@
 """Dataset: a catalog plus interaction sequences, optional user demographics and fixed splits.
 
 The genrec layout is a folder with `items.jsonl|csv|parquet`, `interactions.jsonl|csv|parquet` (user_id,
-item_id, optional timestamp, rating, seq), optional `users.jsonl` (user_id + profile fields) and
+item_id, optional timestamp, rating, seq), optional `users.jsonl|csv|parquet` (user_id + profile fields) and
 `splits.json` (see `make_splits`, which follows ../shared/data/README.md's cold-start protocols).
 """
 
@@ -36,7 +36,8 @@ class Dataset:
             raise GenrecError(f"{folder}: no such dataset folder")
         catalog = Catalog.load(_find(folder, "items"))
         sequences = load_interactions(_find(folder, "interactions"), catalog)
-        users = load_users(folder / "users.jsonl") if (folder / "users.jsonl").exists() else {}
+        users_file = _find(folder, "users", required=False)
+        users = load_users(users_file) if users_file else {}
         splits = _read_splits(folder / "splits.json") if (folder / "splits.json").exists() else None
         return cls(catalog, sequences, users, splits, name=folder.name)
 
@@ -48,10 +49,12 @@ class Dataset:
         return pop
 
 
-def _find(folder: Path, stem: str) -> Path:
+def _find(folder: Path, stem: str, required: bool = True) -> Path | None:
     for ext in (".jsonl", ".csv", ".parquet"):
         if (folder / f"{stem}{ext}").exists():
             return folder / f"{stem}{ext}"
+    if not required:
+        return None
     raise GenrecError(f"{folder}: no {stem}.jsonl, {stem}.csv or {stem}.parquet")
 
 
