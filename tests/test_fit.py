@@ -435,8 +435,20 @@ def test_fit_config_is_checked_and_too_few_users_is_a_clear_error():
 def test_users_files_keep_unknown_columns_and_read_zip_codes_as_location(tmp_path):
     path = tmp_path / "users.csv"
     path.write_text("user_id,age,gender,zip_code,shoe_size\n1,24,M,85711,9\n")
-    assert load_users(path) == {"1": {"age": "24", "gender": "M", "location": "85711",
+    assert load_users(path) == {"1": {"age": 24, "gender": "M", "location": "85711",
                                       "attributes": {"shoe_size": "9"}}}
+
+
+def test_users_files_read_age_bands_and_coded_occupations_and_keep_an_unreadable_age(tmp_path):
+    # An age band ("25-34") once stopped genrec eval with a raw ValueError; MovieLens's numeric occupation codes
+    # were dropped from the demographic part (it read text only) and refused by the profile.
+    path = tmp_path / "users.jsonl"
+    path.write_text('{"user_id": 1, "age": "25-34", "occupation": 12}\n{"user_id": 2, "age": "unknown"}\n')
+    users = load_users(path)
+    assert users == {"1": {"age": 25, "occupation": "12"}, "2": {"attributes": {"age": "unknown"}}}
+    assert demographic_tokens(users["1"]) == ["age=2", "occupation=12"]
+    assert cold_user_cases(Catalog([Item("a", "A"), Item("b", "B")]), {"1": ["a", "b"]}, users, ["1"],
+                           n_pool=1, known=(0,))[0].profile.age == 25
 
 
 @pytest.mark.parametrize("ext", ["csv", "parquet"])
@@ -452,7 +464,7 @@ def test_a_dataset_folder_reads_its_users_file_in_any_supported_format(tmp_path,
         import pyarrow as pa
         import pyarrow.parquet as pq
         pq.write_table(pa.table(rows), tmp_path / "users.parquet")
-    assert Dataset.load(tmp_path).users == {"1": {"age": "24", "location": "85711"}}
+    assert Dataset.load(tmp_path).users == {"1": {"age": 24, "location": "85711"}}
 
 
 def test_fitted_recommender_serves_with_a_tiny_model(tiny_model, tokenizer, encoder):

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from genrec import ProfileError, UserProfile
+from genrec.data.profile import parse_age
 
 
 def test_from_dict_normalises_lists_and_recent_items():
@@ -38,6 +39,14 @@ def test_from_json_reports_bad_json_and_missing_files(tmp_path):
     f = tmp_path / "p.json"
     f.write_text('{"age": 30}')
     assert UserProfile.from_json(str(f)).age == 30
+
+
+@pytest.mark.parametrize(("value", "years"), [
+    (34, 34), (34.9, 34), ("34", 34), (" 56 ", 56), ("25-34", 25), ("35+", 35), ("Under 18", 17), ("<18", 17),
+    ("unknown", None), ("", None), (None, None), (True, None), (float("nan"), None), (1985, None), ("-3", None),
+])
+def test_parse_age_reads_the_ages_shops_write(value, years):
+    assert parse_age(value) == years
 
 
 def test_repr_never_shows_personal_fields():

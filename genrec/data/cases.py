@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from .catalog import Catalog, Item
 from .filters import Filters
-from .profile import MAX_RECENT, RecentItem, UserProfile
+from .profile import MAX_RECENT, RecentItem, UserProfile, parse_age
 
 DEMOGRAPHICS = ("age", "gender", "location", "occupation")
 NEW_ITEMS = "new-items"
@@ -49,8 +49,8 @@ def demographics(fields: Mapping) -> dict:
     """The demographic profile fields of a users-file row (age as a whole number)."""
     demo = {k: v for k, v in fields.items() if k in DEMOGRAPHICS}
     if "age" in demo:
-        demo["age"] = int(float(demo["age"]))
-    return demo
+        demo["age"] = parse_age(demo["age"])
+    return {k: v for k, v in demo.items() if v is not None}
 
 
 def seed_interests(catalog: Catalog, pool: Iterable[str]) -> list[str]:

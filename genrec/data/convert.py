@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import CatalogError, GenrecError
 from .dataset import write_dataset
+from .profile import parse_age
 
 ML_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
              "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
@@ -144,7 +145,7 @@ def recbole(folder: str | Path, out: str | Path) -> Path:
             u = {"user_id": r["user_id"]}
             for f in ("age", "gender", "occupation"):
                 if r.get(f):
-                    u[f] = int(float(r[f])) if f == "age" else r[f]
+                    u[f] = parse_age(r[f]) if f == "age" else r[f]
             users.append(u)
     return write_dataset(out, items, inter, users)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..errors import CatalogError, GenrecError
 from .catalog import Catalog, read_rows
+from .profile import parse_age
 
-USER_FIELDS = ("age", "gender", "location", "occupation")
 # Names shops give the location column (MovieLens: zip_code); read as `location`.
 LOCATION_ALIASES = ("zip", "zip_code", "zipcode", "postcode", "postal_code")
 
@@ -83,8 +83,9 @@ def load_interactions(path: Path, catalog: Catalog) -> dict[str, list[str]]:
 
 
 def load_users(path: Path) -> dict[str, dict]:
-    """user -> profile fields. The demographic fields keep their names, a location alias (zip_code, postcode,
-    ...) is read as `location`, and any other column is kept under `attributes` (text), never dropped and never
+    """user -> profile fields. The demographic fields keep their names (age read as years by `parse_age`, the
+    others as text), a location alias (zip_code, postcode, ...) is read as `location`, and any other column, or
+    an age no number can be read from ("unknown"), is kept under `attributes` (text), never dropped and never
     an error: shops' users files hold what their systems hold."""
     users = {}
     for line, row in read_rows(path, required=("user_id",)):
@@ -96,7 +97,11 @@ def load_users(path: Path) -> dict[str, dict]:
                 continue
             if k in LOCATION_ALIASES and "location" not in row:
                 k = "location"
-            if k in (*USER_FIELDS, "interests"):
+            if k == "age" and parse_age(v) is not None:
+                fields[k] = parse_age(v)
+            elif k in ("gender", "location", "occupation") and not isinstance(v, (dict, list)):
+                fields[k] = str(v)  # MovieLens codes occupations as numbers; a profile holds text
+            elif k == "interests":
                 fields[k] = v
             else:
                 attributes[str(k)] = v if isinstance(v, str) else json.dumps(v)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,24 @@ MAX_TEXT = 2000  # characters of free text; longer text is a paste, not a profil
 MAX_FIELD = 200  # characters of gender, location, occupation, each interest and each excluded brand
 MAX_INTERESTS = 50
 MAX_RECENT = 50
+
+
+def parse_age(value: Any) -> int | None:
+    """Years from an age as shops' users files write it: 34, 34.0, "34", a band "25-34" or "35+" (its lower
+    bound, as MovieLens codes its age groups), "under 18" or "<18" (17). None where no age from 0 to 120 can
+    be read ("unknown", "", a birth year, a bool)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        years = float(value) if math.isfinite(float(value)) else -1.0
+    else:
+        text = str(value).strip().lower()
+        m = re.search(r"-?\d+(?:\.\d+)?", text)
+        if m is None:
+            return None
+        below = text[:m.start()].strip() in ("under", "below", "less than", "younger than", "<")
+        years = float(m.group()) - below
+    return int(years) if 0 <= years <= 120 else None
 
 
 def _number(v, name: str) -> float | None:

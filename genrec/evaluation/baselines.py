@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data.catalog import Catalog
 from ..data.filters import Filters
-from ..data.profile import UserProfile
+from ..data.profile import UserProfile, parse_age
 from ..ranking.content import LexicalIndex, category_levels, interest_match, profile_text, text_scores
 from ..ranking.contract import CatalogMask, Recommendation, check_request, resolve_filters, to_recommendations
 
@@ -114,8 +114,8 @@ class DemographicPopularity(ScoringSystem):
 
 def _keys(d: dict) -> list[tuple]:
     """Demographic group keys from most to least specific (only attributes present)."""
-    age = d.get("age")
-    parts = [("gender", d.get("gender")), ("age", None if age in (None, "") else int(float(age)) // 10),
+    age = parse_age(d.get("age"))
+    parts = [("gender", d.get("gender")), ("age", None if age is None else age // 10),
              ("occupation", d.get("occupation"))]
     parts = [(k, v) for k, v in parts if v not in (None, "")]
     return [tuple(parts[: n]) for n in range(len(parts), 0, -1)]

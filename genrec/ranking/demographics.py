@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.catalog import Catalog
+from ..data.profile import parse_age
 from ..errors import GenrecError
 
 AGE_BAND = 10  # years per age band
@@ -26,9 +27,9 @@ AGE_BAND = 10  # years per age band
 def demographic_tokens(fields: Mapping) -> list[str]:
     """`gender=...`, `age=<band>`, `occupation=...`, `location=...` for the values present (lower case)."""
     out = []
-    age = fields.get("age")
-    if age is not None and age != "":
-        out.append(f"age={int(float(age)) // AGE_BAND}")
+    age = parse_age(fields.get("age"))
+    if age is not None:
+        out.append(f"age={age // AGE_BAND}")
     for name in ("gender", "occupation", "location"):
         v = fields.get(name)
         if isinstance(v, str) and v.strip():
