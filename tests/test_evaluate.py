@@ -202,6 +202,17 @@ def test_malformed_rows_are_errors_with_file_and_line(tmp_path):
         Dataset.load(data_dir)
 
 
+def test_interactions_are_ordered_by_iso_dates_as_shops_log_them(tmp_path):
+    # An ISO date in the timestamp column once stopped genrec eval ("seq/timestamp must be a number").
+    items = [{"item_id": i, "title": i} for i in "abcd"]
+    rows = [("a", "2021-03-01T09:00:00Z"), ("b", "2020-12-31"), ("c", "2021-03-01 08:59:59"), ("d", 1577836800)]
+    folder = write_dataset(tmp_path / "d", items, [{"user_id": "u", "item_id": i, "timestamp": t} for i, t in rows])
+    assert Dataset.load(folder).sequences == {"u": ["d", "b", "c", "a"]}  # d: 2020-01-01 in epoch seconds
+    write_dataset(folder, items, [{"user_id": "u", "item_id": "a", "timestamp": "01/03/2021"}])
+    with pytest.raises(GenrecError, match=r"interactions.jsonl:1: seq/timestamp must be a number or an ISO 8601"):
+        Dataset.load(folder)
+
+
 def test_eval_command_makes_splits_and_writes_the_report(tmp_path, capsys):
     data = tiny_dataset(tmp_path)
     (tmp_path / "d" / "splits.json").unlink()

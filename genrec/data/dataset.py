@@ -11,6 +11,7 @@ import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from ..errors import CatalogError, GenrecError
@@ -59,7 +60,8 @@ def _find(folder: Path, stem: str, required: bool = True) -> Path | None:
 
 
 def load_interactions(path: Path, catalog: Catalog) -> dict[str, list[str]]:
-    """user -> item IDs ordered by `seq`, else `timestamp`, else file order; unknown items are errors."""
+    """user -> item IDs ordered by `seq`, else `timestamp` (a number or an ISO 8601 date), else file order;
+    unknown items are errors."""
     rows = read_rows(path, required=("user_id", "item_id"))
     if not rows:
         raise CatalogError("no interactions", path=str(path))
@@ -73,13 +75,34 @@ def load_interactions(path: Path, catalog: Catalog) -> dict[str, list[str]]:
             raise CatalogError(f"unknown item_id {item!r} (not in the catalog)", path=str(path), line=line,
                                field="item_id")
         order = row.get("seq") if row.get("seq") is not None else row.get("timestamp")
-        try:
-            key = float(order) if order not in (None, "") else float("inf")
-        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past float range
-            raise CatalogError(f"seq/timestamp must be a number, got {str(order)[:40]!r}", path=str(path), line=line,
-                               field="seq") from None
+        key = _order_key(order)
+        if key is None:
+            raise CatalogError(f"seq/timestamp must be a number or an ISO 8601 date, got {str(order)[:40]!r}",
+                               path=str(path), line=line, field="seq")
         keyed.setdefault(str(row["user_id"]), []).append((key, line, item))
     return {u: [i for _, _, i in sorted(v)] for u, v in keyed.items()}
+
+
+def _order_key(order) -> float | None:
+    """An interaction's place in its user's sequence: a number (seq, epoch seconds), an ISO 8601 date or time
+    ("2020-01-05", "2020-01-05T10:00:00Z"; naive times read as UTC) or a datetime (Parquet timestamps); inf
+    when absent or NaN (file order); None when unreadable."""
+    if order is None or order == "":
+        return float("inf")
+    if isinstance(order, (date, datetime)):
+        when = order if isinstance(order, datetime) else datetime(order.year, order.month, order.day)
+    else:
+        try:
+            key = float(order)
+            return key if key == key else float("inf")  # NaN: a missing value, as pandas writes it
+        except (TypeError, OverflowError):  # OverflowError: an integer past float range
+            return None
+        except ValueError:
+            try:
+                when = datetime.fromisoformat(str(order).strip())
+            except ValueError:
+                return None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def load_users(path: Path) -> dict[str, dict]:
