@@ -226,6 +226,32 @@ def test_eval_command_makes_splits_and_writes_the_report(tmp_path, capsys):
     assert data.catalog.fingerprint() == Dataset.load(tmp_path / "d").catalog.fingerprint()
 
 
+def test_eval_reads_a_shop_exported_as_csv_with_dates_and_age_bands(tmp_path, capsys):
+    # The files as a shop's database exports them: CSV, numeric IDs, ISO dates, age bands, coded occupations.
+    # Each of the last three once stopped or silently skipped part of genrec eval.
+    data = tiny_dataset(tmp_path)
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    ids = {it.item_id: str(100 + n) for n, it in enumerate(data.catalog)}
+    shop.joinpath("items.csv").write_text("item_id,title,category\n" + "".join(
+        f"{ids[it.item_id]},{it.title},{it.category_str}\n" for it in data.catalog))
+    shop.joinpath("interactions.csv").write_text("user_id,item_id,timestamp\n" + "".join(
+        f"{u[1:]},{ids[i]},2024-01-{s + 1:02d}T12:00:00Z\n" for u, seq in data.sequences.items()
+        for s, i in enumerate(seq)))
+    bands = ["18-24", "25-34", "35+"]
+    shop.joinpath("users.csv").write_text("user_id,age,gender,occupation\n" + "".join(
+        f"{u[1:]},{bands[n % 3]},{data.users[u]['gender']},{n % 4}\n" for n, u in enumerate(data.sequences)))
+    out = tmp_path / "r"
+    assert main(["eval", "--data", str(shop), "--make-splits", "--protocols", "A", "--systems",
+                 "popularity,demographic", "--out", str(out)]) == 0, capsys.readouterr().err
+    loaded = Dataset.load(shop)
+    assert loaded.sequences["0"] == [ids[i] for i in data.sequences["u0"]]
+    assert loaded.users["0"] == {"age": 18, "gender": "M", "occupation": "0"}
+    report = json.loads((out / "report.json").read_text())
+    k0 = {s["system"]: s["ndcg@10"] for s in report["summary"] if s["setting"] == "k=0"}
+    assert set(k0) == {"popularity", "demographic"}
+
+
 def test_demographic_popularity_prefers_the_users_group(tmp_path):
     from genrec.data.catalog import Catalog, Item
     from genrec.evaluation.baselines import DemographicPopularity
