@@ -7,6 +7,10 @@ amazon_office. Two shapes:
 - `movies`: a MovieLens-1M-like shop (3,700 items with 1-3 of 18 genres and a year, descriptions as
   `genrec convert` writes them, users with MovieLens age groups, gender, occupation and zip code, long
   histories (mean ~165), taste by demographic group and genre).
+- `export`: files as a shop's database exports them: CSV, numeric IDs, ISO 8601 dates (a repeat purchase now and
+  then), age bands ("25-34", "55+", "unknown"), numeric occupation codes, postcodes, columns genrec does not know,
+  items without description or brand (default 2,500 items in 40 categories, 5,000 users; taste by age band x
+  gender, occupation and the user's own categories).
 
 Nothing here is real data; the words are random syllables. The numbers come from `genrec eval` on the folder:
     python benchmarks/synthetic_shop.py --shape catalog --out /tmp/shop
@@ -17,8 +21,10 @@ Nothing here is real data; the words are random syllables. The numbers come from
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -122,20 +128,69 @@ def movies_shop(out: Path, items: int, users: int, seed: int) -> None:
                                         for u, seq in enumerate(seqs) for s, i in enumerate(seq)))
 
 
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def export_shop(out: Path, items: int, users: int, seed: int) -> None:
+    rng, r = np.random.default_rng(seed), random.Random(seed)
+    word = lambda k: "".join(r.choice(SYLLABLES) for _ in range(k))  # noqa: E731
+    depts = [word(2).title() for _ in range(8)]
+    cats = [f"{depts[c % 8]} > {word(3).title()}" for c in range(40)]
+    cat_words = [[word(2) for _ in range(6)] for _ in cats]
+    cat_of = rng.integers(0, len(cats), items)
+    rows = []
+    for i in range(items):
+        ws = cat_words[cat_of[i]]
+        rows.append({"item_id": 100000 + i, "title": f"{r.choice(ws).title()} {word(2)} {r.randint(1, 99)}",
+                     "category": cats[cat_of[i]], "brand": word(2).title() if r.random() < .7 else "",
+                     "description": " ".join(r.choice(ws) if r.random() < .5 else word(2) for _ in range(12))
+                     if r.random() < .8 else "", "price": round(r.uniform(1, 200), 2),
+                     "image_url": f"https://img.example/{i}.jpg"})
+    _write_csv(out / "items.csv", rows)
+    bands = ["18-24", "25-34", "35-44", "45-54", "55+"]
+    groups = {(b, g): rng.dirichlet(np.full(len(cats), .2)) for b in bands for g in "FM"}
+    jobs = [rng.dirichlet(np.full(len(cats), .5)) for _ in range(10)]
+    people = [(r.choice(bands), r.choice("FM"), r.randrange(10)) for _ in range(users)]
+    taste = np.stack([.5 * groups[(b, g)] + .2 * jobs[o] + .3 * rng.dirichlet(np.full(len(cats), .1))
+                      for b, g, o in people])
+    item_group = [np.nonzero(cat_of == c)[0] for c in range(len(cats))]
+    seqs = _interactions(rng, taste, item_group, rng.lognormal(0.0, 1.0, items), 2 + rng.geometric(.12, users))
+    _write_csv(out / "users.csv", [{"user_id": 7000 + u, "age": b if r.random() > .05 else "unknown",
+                                    "gender": g if r.random() > .1 else "", "occupation": o,
+                                    "postcode": f"{r.randint(1000, 99999):05d}", "newsletter": r.random() < .3}
+                                   for u, (b, g, o) in enumerate(people)])
+    inter = []
+    for u, seq in enumerate(seqs):
+        day = r.randrange(300)
+        for i in seq + ([seq[0]] if r.random() < .05 else []):  # now and then the first item bought again
+            day += r.randint(1, 20)
+            when = datetime(2024, 1, 1) + timedelta(days=day, hours=r.randrange(24))
+            inter.append({"user_id": 7000 + u, "item_id": 100000 + i, "rating": r.randint(1, 5),
+                          "timestamp": f"{when:%Y-%m-%dT%H:%M:%SZ}"})
+    r.shuffle(inter)  # exports are not in time order
+    _write_csv(out / "interactions.csv", inter)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shape", choices=("catalog", "movies"), default="catalog")
-    ap.add_argument("--out", required=True, help="folder to write (items, users, interactions .jsonl)")
-    ap.add_argument("--items", type=int, help="default: 30000 (catalog), 3700 (movies)")
-    ap.add_argument("--users", type=int, help="default: 20000 (catalog), 6040 (movies)")
+    ap.add_argument("--shape", choices=("catalog", "movies", "export"), default="catalog")
+    ap.add_argument("--out", required=True, help="folder to write (items, users, interactions; .jsonl or .csv)")
+    ap.add_argument("--items", type=int, help="default: 30000 (catalog), 3700 (movies), 2500 (export)")
+    ap.add_argument("--users", type=int, help="default: 20000 (catalog), 6040 (movies), 5000 (export)")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.shape == "catalog":
         catalog_shop(out, a.items or 30000, a.users or 20000, a.seed)
-    else:
+    elif a.shape == "movies":
         movies_shop(out, a.items or 3700, a.users or 6040, a.seed)
+    else:
+        export_shop(out, a.items or 2500, a.users or 5000, a.seed)
     print(f"wrote {out}")
 
 
