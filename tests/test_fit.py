@@ -509,6 +509,36 @@ def test_lightfm_peer_learns_from_the_same_features():
     assert sum(r.item_id.startswith("games") for r in recs) >= 6
 
 
+def test_a_small_shop_is_fitted_on_more_folds_of_its_users_each_scored_by_signals_fitted_without_it(monkeypatch):
+    from genrec.training import fit as fit_module
+
+    cat, seqs, users = synthetic_shop(True, n_users=200)
+    views = []
+    real = fit_module.fit_signals
+
+    def spy(catalog, sequences, *a, **kw):
+        views.append(set(sequences))
+        return real(catalog, sequences, *a, **kw)
+
+    monkeypatch.setattr(fit_module, "fit_signals", spy)
+    config = replace(FAST, max_holdout_users=1000, folds=3)
+    shop = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False)
+    assert len(views) == 4 and views[-1] == set(seqs)  # three folds, then all the data
+    folds = [set(seqs) - v for v in views[:3]]
+    assert [len(f) for f in folds] == [60, 60, 60] and len(set.union(*folds)) == 180  # disjoint
+    assert shop.manifest.data["held_out_users"] == 180
+    assert shop.manifest.held_out["k0"]["cases"] == shop.manifest.held_out["k0+demographics"]["cases"] == 180
+    views.clear()
+    one = fit_shop(cat, seqs, users, replace(config, folds=1), encoder=HashEncoder(), progress=False)
+    assert len(views) == 2 and one.manifest.data["held_out_users"] == 60
+    # the cases stay within FitConfig.max_cases: a fold is cut to the users whose cases fit
+    # (16 cases per user: 8 requests, with and without demographics; the second fold holds 500 // 16 users)
+    cap = one.manifest.data["cases"] + 60 * 16 + 500
+    capped = fit_shop(cat, seqs, users, replace(config, max_cases=cap), encoder=HashEncoder(), progress=False)
+    assert capped.manifest.data["cases"] == cap - 500 % 16
+    assert capped.manifest.data["held_out_users"] == 60 + 60 + 500 // 16
+
+
 def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypatch, encoder):
     from genrec.apps.cli import main
     from genrec.training import fit as fit_module

@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -73,6 +74,10 @@ class TooFewUsers(GenrecError):
 class FitConfig:
     holdout_share: float = 0.2  # of the users with more than 3 items
     max_holdout_users: int = 1000
+    # Cross-fitting: while held-out users and cases stay under max_holdout_users and max_cases, up to this many
+    # folds of users are held out, each scored by the signals fitted without it. On a small shop one share of
+    # its users gives each request type too few cases for the search to tell weights apart.
+    folds: int = 5
     # About this many held-out cases at most: fewer held-out users where each brings more cases (a users file with
     # demographics doubles them). Scoring the parts and the weight search take time in proportion to the
     # cases, so this bounds what a fit costs (benchmarks/results/fit_cost.md).
@@ -129,8 +134,8 @@ class FitConfig:
                               "(standard errors)")
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
-        for name in ("max_holdout_users", "max_cases", "max_model_users", "max_item_case_users", "max_text_users",
-                     "min_item_users", "passes", "min_cases", "pool", "item_partitions"):
+        for name in ("folds", "max_holdout_users", "max_cases", "max_model_users", "max_item_case_users",
+                     "max_text_users", "min_item_users", "passes", "min_cases", "pool", "item_partitions"):
             if getattr(self, name) < 1:
                 raise GenrecError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)!r}")
 
@@ -155,6 +160,15 @@ def item_case_users(sequences: Mapping[str, Sequence[str]], cold: set[str], held
     return sorted(_sample(eligible, n, seed + 1))
 
 
+def _more_folds(sequences: Mapping[str, Sequence[str]], taken: set[str], size: int, config: FitConfig
+                ) -> list[list[str]]:
+    """Further folds of `size` users to hold out (FitConfig.folds in all, the first taken: `taken`), seeded,
+    among those with more than MAX_COLD_KNOWN items."""
+    eligible = sorted(u for u, s in sequences.items() if len(s) > MAX_COLD_KNOWN and u not in taken)
+    random.Random(config.seed + 3).shuffle(eligible)
+    return [eligible[i:i + size] for i in range(0, len(eligible), size)][:config.folds - 1]
+
+
 def _sample(users: Sequence[str], n: int, seed: int) -> list[str]:
     """A seeded sample of `n` of `users` (all of them when there are fewer)."""
     return random.Random(seed).sample(list(users), min(n, len(users)))
@@ -171,9 +185,9 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     `recommender`: a genrec.Recommender with an adapter, whose model then scores the held-out prompts and
     earns a weight of its own (without one the model weight is 0). `holdout`: the held-out users and items
     (split_holdout): without a model, exactly those; with one, those its training left out (the model scores
-    them), more drawn beside them; else all drawn here. `paired`: a fit without a model draws and uses its users
-    as a fit with one would, so the two have the same cases and prior weights (genrec eval --adapter pairs
-    them)."""
+    them), more drawn beside them; else all drawn here, in up to FitConfig.folds folds. `paired`: a fit without
+    a model draws and uses its users as a fit with one would, so the two have the same cases and prior weights
+    (genrec eval --adapter pairs them)."""
     from ..model.embed import default_encoder, encode_catalog
 
     t0 = time.perf_counter()
@@ -204,8 +218,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         model_users |= set(_sample(item_users, config.max_model_users, config.seed))
     item_cases = [c for c in cold_item_cases(sequences, item_users, cold)
                   if c.setting == "cold-only" or len(c.profile.recent_items) > MAX_COLD_KNOWN]
-    cases = cold_user_cases(catalog, sequences, users, held,
-                            demographics_variants=(True, False) if config.demographics_variants else (True,))
+    variants = (True, False) if config.demographics_variants else (True,)
+    cases = cold_user_cases(catalog, sequences, users, held, demographics_variants=variants)
     # Free-text requests from some held-out users, the model's first (so its weight for them has cases too).
     text_users = ([u for u in held if u in model_users]
                   + [u for u in _sample(held, len(held), config.seed + 2) if u not in model_users])
@@ -257,6 +271,32 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         cached.encode(texts)
     scores = CaseScores(prior, mask, cases, model_rows, config.exact_items, config.pool, progress)
     phases.mark("part scores")
+    epochs = signals.learned.epochs if signals.learned is not None else None
+    n_held = len(held)
+    # held-out users given (`holdout`: a protocol's validation users, an adapter's) are the ones to fit on
+    for fold_users in _more_folds(sequences, held_set, len(held), config) if holdout is None else []:
+        # the fold's users within the budgets of users and cases
+        fold_users = fold_users[:config.max_holdout_users - n_held]
+        fold_cases = cold_user_cases(catalog, sequences, users, fold_users, demographics_variants=variants)
+        per_user, room = Counter(c.user for c in fold_cases), config.max_cases - len(cases)
+        fold_users = fold_users[:int(np.searchsorted(np.cumsum([per_user[u] for u in fold_users]), room, "right"))]
+        if len(fold_users) < MIN_HELD_OUT_USERS:
+            break
+        out = set(fold_users)
+        fold_cases = [c for c in fold_cases if c.user in out]
+        # the held-out items stay out of training, as in `view`
+        fold_view = {u: kept for u, s in sequences.items()
+                     if u not in out and (kept := [i for i in s if i not in cold])}
+        if fold_texts := _case_texts(fold_cases):
+            cached.encode(fold_texts)
+        fold_signals = fit_signals(catalog, fold_view, users, collab, collab_epochs=epochs, progress=progress,
+                                   item_emb=item_emb)
+        fold_prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True,
+                               **fold_signals.prior_kwargs())
+        scores.extend(CaseScores(fold_prior, mask, fold_cases, None, config.exact_items, config.pool, progress))
+        cases, n_held = cases + fold_cases, n_held + len(fold_users)
+    users_idx = [i for i, c in enumerate(cases) if c.protocol == "A" and not c.setting.endswith(TEXT)]
+    phases.mark("more folds")
 
     by_type: dict[str, list[int]] = {}
     for i, t in enumerate(scores.types):
@@ -300,11 +340,10 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         chosen[t] = choice.weights
         weights[t] = choice.type_weights()
     phases.mark("weight search")
-    epochs = signals.learned.epochs if signals.learned is not None else None
     full = fit_signals(catalog, sequences, users, collab, collab_epochs=epochs, progress=progress,
                        item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
-            "held_out_users": len(held), "held_out_items": len(cold), "item_case_users": len(item_users),
+            "held_out_users": n_held, "held_out_items": len(cold), "item_case_users": len(item_users),
             "model_users": len(model_users) if with_model else 0, "text_users": len(text_users & held_set),
             "cases": len(cases),
             "collab_epochs": epochs, "collab": asdict(collab) if collab else None,

@@ -80,6 +80,17 @@ class CaseScores:
             scores._add(np.asarray(m, dtype=np.float32), None, a, h)
         return scores
 
+    def extend(self, other: CaseScores) -> None:
+        """Append `other`'s cases (over the same catalog): another fold of held-out users, scored by the signals
+        fitted without them."""
+        if other.ids != self.ids:
+            raise ValueError("cases scored over another catalog")
+        offset = len(self.parts)
+        self.cases = self.cases + other.cases
+        for name in ("items", "parts", "hits", "types", "stats"):
+            getattr(self, name).extend(getattr(other, name))
+        self.alt.update({offset + i: v for i, v in other.alt.items()})
+
     def _add(self, m: np.ndarray, alt: np.ndarray | None, allowed: np.ndarray, hits: np.ndarray,
              exact_items: int = 3000, pool: int = 200) -> None:
         """Keep one case: its parts `m`, `alt` (without the occupation) and targets `hits` over the items it may
