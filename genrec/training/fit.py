@@ -1,7 +1,8 @@
 """Fit genrec to a shop: every search weight chosen per request type on the shop's own held-out users.
 
 `fit_shop` holds out a seeded share of the shop's users (their requests are the validation cases) and of its
-items with enough users (new-item cases), fits the signals (genrec.ranking.signals) on what is left, scores every
+items with enough users (new-item cases), fits the signals (genrec.ranking.signals) on what is left (on a small
+shop, further shares of the users in turn, each with the signals fitted without it: FitConfig.folds), scores every
 held-out case's parts exactly (every item's value of every part, and with an adapter the model's exact
 log-probability of every item from one pass per prompt), and chooses the weights by coordinate ascent over a
 grid: first pooled over all cold-user requests, then for each request type (genrec.data.cases.request_type) with
@@ -76,7 +77,8 @@ class FitConfig:
     max_holdout_users: int = 1000
     # Cross-fitting: while held-out users and cases stay under max_holdout_users and max_cases, up to this many
     # folds of users are held out, each scored by the signals fitted without it. On a small shop one share of
-    # its users gives each request type too few cases for the search to tell weights apart.
+    # its users gives each request type too few cases for the search to tell weights apart
+    # (benchmarks/results/cross_fitting/README.md).
     folds: int = 5
     # About this many held-out cases at most: fewer held-out users where each brings more cases (a users file with
     # demographics doubles them). Scoring the parts and the weight search take time in proportion to the
