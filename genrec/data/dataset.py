@@ -120,8 +120,8 @@ def load_users(path: Path) -> dict[str, dict]:
                 continue
             if k in LOCATION_ALIASES and "location" not in row:
                 k = "location"
-            if k == "age" and parse_age(v) is not None:
-                fields[k] = parse_age(v)
+            if k == "age" and (years := parse_age(v)) is not None:
+                fields[k] = years
             elif k in ("gender", "location", "occupation") and not isinstance(v, (dict, list)):
                 fields[k] = str(v)  # MovieLens codes occupations as numbers; a profile holds text
             elif k == "interests":

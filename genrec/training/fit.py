@@ -162,6 +162,12 @@ def item_case_users(sequences: Mapping[str, Sequence[str]], cold: set[str], held
     return sorted(_sample(eligible, n, seed + 1))
 
 
+def _training_view(sequences: Mapping[str, Sequence[str]], held: set[str], cold: set[str]) -> dict[str, list[str]]:
+    """The logs the signals are fitted on while `held` users and `cold` items are held out."""
+    view = {u: [i for i in s if i not in cold] for u, s in sequences.items() if u not in held}
+    return {u: s for u, s in view.items() if s}
+
+
 def _more_folds(sequences: Mapping[str, Sequence[str]], taken: set[str], size: int, config: FitConfig
                 ) -> list[list[str]]:
     """Further folds of `size` users to hold out (FitConfig.folds in all, the first taken: `taken`), seeded,
@@ -236,8 +242,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         cases = [c for c in cases if c.user in keep]
         item_cases = [c for c in item_cases if c.user in keep]
     cases += item_cases
-    view = {u: [i for i in s if i not in cold] for u, s in sequences.items() if u not in held_set}
-    view = {u: s for u, s in view.items() if s}
+    view = _training_view(sequences, held_set, cold)
     encoder = encoder or (recommender.encoder if recommender is not None else default_encoder())
     item_emb = recommender.prior.item_emb if recommender is not None else encode_catalog(catalog, encoder)
     mask = CatalogMask(catalog)
@@ -264,14 +269,17 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
             if collab_scores[-1] > max(collab_scores[:-1]):
                 collab, signals = alt, replace(signals, learned=model)
     cached = _CachedEncoder(encoder)
-    prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True, **signals.prior_kwargs())
     phases.mark("signals")
     model_rows = _model_rows(recommender, mask, cases, model_users) if with_model else None
     phases.mark("model scores")
-    texts = _case_texts(cases)
-    if texts:  # in one batched call: case by case, the encoder ran on one text at a time
-        cached.encode(texts)
-    scores = CaseScores(prior, mask, cases, model_rows, config.exact_items, config.pool, progress)
+
+    def case_scores(fitted, these: list[Case], rows=None) -> CaseScores:  # every part of these cases, exactly
+        if texts := _case_texts(these):  # in one batched call: case by case, the encoder ran on one text at a time
+            cached.encode(texts)
+        prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True, **fitted.prior_kwargs())
+        return CaseScores(prior, mask, these, rows, config.exact_items, config.pool, progress)
+
+    scores = case_scores(signals, cases, model_rows)
     phases.mark("part scores")
     epochs = signals.learned.epochs if signals.learned is not None else None
     n_held = len(held)
@@ -286,16 +294,9 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
             break
         out = set(fold_users)
         fold_cases = [c for c in fold_cases if c.user in out]
-        # the held-out items stay out of training, as in `view`
-        fold_view = {u: kept for u, s in sequences.items()
-                     if u not in out and (kept := [i for i in s if i not in cold])}
-        if fold_texts := _case_texts(fold_cases):
-            cached.encode(fold_texts)
-        fold_signals = fit_signals(catalog, fold_view, users, collab, collab_epochs=epochs, progress=progress,
-                                   item_emb=item_emb)
-        fold_prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True,
-                               **fold_signals.prior_kwargs())
-        scores.extend(CaseScores(fold_prior, mask, fold_cases, None, config.exact_items, config.pool, progress))
+        fold_signals = fit_signals(catalog, _training_view(sequences, out, cold), users, collab,
+                                   collab_epochs=epochs, progress=progress, item_emb=item_emb)
+        scores.extend(case_scores(fold_signals, fold_cases))
         cases, n_held = cases + fold_cases, n_held + len(fold_users)
     users_idx = [i for i, c in enumerate(cases) if c.protocol == "A" and not c.setting.endswith(TEXT)]
     phases.mark("more folds")
