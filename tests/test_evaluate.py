@@ -198,8 +198,19 @@ def test_malformed_rows_are_errors_with_file_and_line(tmp_path):
         amazon(tmp_path / "r.json", tmp_path / "m.json", tmp_path / "o2")
     data_dir = write_dataset(tmp_path / "bad", [{"item_id": "a", "title": "A"}],
                              [{"user_id": "u", "item_id": "zz"}])
-    with pytest.raises(GenrecError, match=r"interactions.jsonl:1: unknown item_id 'zz'"):
+    with pytest.raises(GenrecError, match=r"interactions.jsonl:1: no interaction names a catalog item \(.*'zz'"):
         Dataset.load(data_dir)
+
+
+def test_interactions_with_items_the_catalog_lacks_are_skipped_and_counted(tmp_path, caplog):
+    # Shops' logs outlive their catalogs (discontinued products); one such row once stopped genrec eval.
+    items = [{"item_id": i, "title": i} for i in "abc"]
+    rows = [("u", "a"), ("u", "gone"), ("u", "b"), ("v", "gone"), ("v", "old"), ("w", "c")]
+    folder = write_dataset(tmp_path / "d", items, [{"user_id": u, "item_id": i} for u, i in rows])
+    with caplog.at_level("WARNING", logger="genrec.data.dataset"):
+        data = Dataset.load(folder)
+    assert data.sequences == {"u": ["a", "b"], "w": ["c"]}  # v took only items the catalog lacks
+    assert "3 of 6 interactions (50%) name 2 item(s) not in the catalog, e.g. ['gone', 'old']" in caplog.text
 
 
 def test_interactions_are_ordered_by_iso_dates_as_shops_log_them(tmp_path):

@@ -219,7 +219,7 @@ def test_a_training_user_with_a_long_history_gives_examples(tiny_rec, tokenizer)
 def test_bad_inputs_fail_before_any_training(shop, tmp_path):
     bad = tmp_path / "inter.jsonl"
     bad.write_text('{"user_id": "u1", "item_id": "NOPE"}\n')
-    with pytest.raises(GenrecError, match="unknown item_id 'NOPE'"):
+    with pytest.raises(GenrecError, match="no interaction names a catalog item \\(unknown item_id 'NOPE'"):
         train(TrainConfig(catalog=str(shop / "items.jsonl"), interactions=str(bad), out=str(tmp_path / "a")))
     (tmp_path / "users.jsonl").write_text('{"user_id": "", "age": 9}\n')
     with pytest.raises(GenrecError, match="missing required value"):

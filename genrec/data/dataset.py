@@ -8,6 +8,7 @@ item_id, optional timestamp, rating, seq), optional `users.jsonl|csv|parquet` (u
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from pathlib import Path
 from ..errors import CatalogError, GenrecError
 from .catalog import Catalog, read_rows
 from .profile import parse_age
+
+log = logging.getLogger(__name__)
 
 # Names shops give the location column (MovieLens: zip_code); read as `location`.
 LOCATION_ALIASES = ("zip", "zip_code", "zipcode", "postcode", "postal_code")
@@ -60,26 +63,40 @@ def _find(folder: Path, stem: str, required: bool = True) -> Path | None:
 
 
 def load_interactions(path: Path, catalog: Catalog) -> dict[str, list[str]]:
-    """user -> item IDs ordered by `seq`, else `timestamp` (a number or an ISO 8601 date), else file order;
-    unknown items are errors."""
+    """user -> item IDs ordered by `seq`, else `timestamp` (a number or an ISO 8601 date), else file order.
+
+    An interaction with an item the catalog lacks (a discontinued product: shops' logs outlive their catalogs) is
+    skipped with one warning that counts them, since an item without a catalog row can be neither described nor
+    recommended; a file in which no interaction names a catalog item is an error (IDs written differently)."""
     rows = read_rows(path, required=("user_id", "item_id"))
     if not rows:
         raise CatalogError("no interactions", path=str(path))
     keyed: dict[str, list[tuple]] = {}
+    unknown: Counter = Counter()
+    first_unknown = 0
     for line, row in rows:
         for f in ("user_id", "item_id"):
             if row.get(f) in (None, ""):
                 raise CatalogError("missing required value", path=str(path), line=line, field=f)
         item = str(row["item_id"])
         if item not in catalog:
-            raise CatalogError(f"unknown item_id {item!r} (not in the catalog)", path=str(path), line=line,
-                               field="item_id")
+            first_unknown = first_unknown or line
+            unknown[item] += 1
+            continue
         order = row.get("seq") if row.get("seq") is not None else row.get("timestamp")
         key = _order_key(order)
         if key is None:
             raise CatalogError(f"seq/timestamp must be a number or an ISO 8601 date, got {str(order)[:40]!r}",
                                path=str(path), line=line, field="seq")
         keyed.setdefault(str(row["user_id"]), []).append((key, line, item))
+    if unknown:
+        examples = [i for i, _ in unknown.most_common(3)]
+        if not keyed:
+            raise CatalogError(f"no interaction names a catalog item (unknown item_id {examples[0]!r}; are the IDs "
+                               "written as in the catalog?)", path=str(path), line=first_unknown, field="item_id")
+        n = sum(unknown.values())
+        log.warning("%s: %d of %d interactions (%.2g%%) name %d item(s) not in the catalog, e.g. %s; they are skipped",
+                    path, n, len(rows), 100 * n / len(rows), len(unknown), examples)
     return {u: [i for _, _, i in sorted(v)] for u, v in keyed.items()}
 
 
