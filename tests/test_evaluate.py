@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,6 +236,32 @@ def test_eval_command_makes_splits_and_writes_the_report(tmp_path, capsys):
     assert max(s["users"] for s in report["summary"]) <= 5
     assert json.loads((tmp_path / "d" / "splits.json").read_text())["seed"] == 2024
     assert data.catalog.fingerprint() == Dataset.load(tmp_path / "d").catalog.fingerprint()
+
+
+def test_eval_on_a_read_only_data_folder_keeps_the_splits_it_made_in_its_output(tmp_path, capsys, caplog,
+                                                                                 monkeypatch):
+    # Shared shop data is often read-only; --make-splits once ended there in a raw PermissionError.
+    tiny_dataset(tmp_path)
+    data_dir = tmp_path / "d"
+    (data_dir / "splits.json").unlink()
+    write_text = Path.write_text
+
+    def refuse_data_dir(path, *a, **kw):
+        if path.parent == data_dir:
+            raise PermissionError(13, "Permission denied", str(path))
+        return write_text(path, *a, **kw)
+
+    monkeypatch.setattr(Path, "write_text", refuse_data_dir)
+    args = ["eval", "--data", str(data_dir), "--make-splits", "--systems", "popularity", "--max-users", "5"]
+    assert main(args + ["--out", str(tmp_path / "r")]) == 0
+    assert not (data_dir / "splits.json").exists()
+    assert json.loads((tmp_path / "r" / "splits.json").read_text())["seed"] == 2024
+    assert "the seeded splits are in" in caplog.text
+    capsys.readouterr()
+    (tmp_path / "file").write_text("")
+    assert main(args + ["--out", str(tmp_path / "file" / "r")]) == 1  # an output folder that cannot be made
+    err = capsys.readouterr().err
+    assert err.startswith("genrec: error:") and "Traceback" not in err
 
 
 def test_eval_reads_a_shop_exported_as_csv_with_dates_and_age_bands(tmp_path, capsys):

@@ -206,7 +206,7 @@ def run_eval(args: argparse.Namespace) -> int:
         if not args.make_splits:
             raise GenrecError(f"{args.data} has no splits.json; add --make-splits to create seeded splits")
         data.splits = make_splits(data, seed=args.seed)
-        (Path(args.data) / "splits.json").write_text(json.dumps(data.splits))
+        _write_splits(data.splits, Path(args.data), Path(args.out or f"eval-{data.name}"))
     cfg = EvalConfig(protocols=tuple(p.strip().upper() for p in args.protocols.split(",")), split=args.split,
                      max_users=args.max_users, seed=args.seed)
     from ..ranking.diversity import NO_DIVERSITY, Diversity
@@ -226,6 +226,19 @@ def run_eval(args: argparse.Namespace) -> int:
     print(report.read_text())
     print(f"wrote {report}, report.json, per_user.jsonl and plots in {out}")
     return 0
+
+
+def _write_splits(splits: dict, data_dir: Path, out: Path) -> None:
+    """Keep the made splits beside the data, so later runs read them; a folder the user may not write to (shared,
+    read-only data) gets them in the output folder instead, with a warning: the same --seed makes them again."""
+    text = json.dumps(splits)
+    try:
+        (data_dir / "splits.json").write_text(text)
+    except OSError as e:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "splits.json").write_text(text)
+        logging.getLogger(__name__).warning("cannot write %s (%s); the seeded splits are in %s instead",
+                                            data_dir / "splits.json", e.strerror or e, out / "splits.json")
 
 
 def run_fit(args: argparse.Namespace) -> int:
@@ -472,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("genrec: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a folder not writable, a full disk: the system's own words and the path, no traceback
+        print(f"genrec: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
