@@ -216,6 +216,35 @@ def test_fit_standardises_the_parts_only_where_their_scales_say_nothing_of_how_s
         assert again.weights[DEFAULT] == tw
 
 
+def test_a_type_with_too_few_cases_to_search_takes_one_part_alone_only_where_it_clearly_beats_the_pooled_weights():
+    """Below FitConfig.min_cases no weights are searched. A small shop's long histories (targets: new items) once
+    took the pooled cold-start weights, popularity-led, that scored 0 on their cases while a content part alone
+    found their items; one part alone now replaces the pooled weights, but only by a gain beyond noise."""
+    from genrec.training.weight_search import choose_weights
+
+    popularity, nearest = PARTS.index("popularity"), PARTS.index("nearest")
+    rng = np.random.default_rng(0)
+    n = FAST.min_cases - 5
+    parts, hits = [], []
+    for _ in range(n):
+        hit = np.zeros(40, dtype=bool)
+        hit[rng.integers(40)] = True
+        m = np.zeros((len(PARTS), 40))
+        m[popularity] = rng.normal(size=40) - 3.0 * hit  # the pooled weights' part buries the targets
+        m[nearest] = rng.normal(size=40) + 3.0 * hit
+        parts.append(m)
+        hits.append(hit)
+    pooled, idx = np.eye(len(PARTS))[popularity], list(range(n))
+    choice = choose_weights(CaseScores.of_parts(parts, [np.ones(40, dtype=bool)] * n, hits), idx, pooled, FAST)
+    assert np.array_equal(choice.weights, np.eye(len(PARTS))[nearest]) and choice.ndcg > 0.8
+    # a part alone that beats the pooled weights in one case only: within noise, the pooled weights stay
+    for m in parts:
+        m[nearest] = m[popularity]
+    parts[0][nearest] = hits[0] * 10.0
+    choice = choose_weights(CaseScores.of_parts(parts, [np.ones(40, dtype=bool)] * n, hits), idx, pooled, FAST)
+    assert np.array_equal(choice.weights, pooled)
+
+
 def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_items():
     """New-item cases: every held-out user ranks the same 60 items, and each case's targets are drawn by the
     item's appeal and a per-case match that the text part reads; the items of one half hold most targets. The

@@ -7,7 +7,8 @@ held-out case's parts exactly (every item's value of every part, and with an ada
 log-probability of every item from one pass per prompt), and chooses the weights by coordinate ascent over a
 grid: first pooled over all cold-user requests, then for each request type (genrec.data.cases.request_type) with
 enough cases, starting from the pooled weights (a returning user's long history: from those of 3 known items)
-and moving only for a gain; a type whose requests carry an occupation is searched again with the occupation
+and moving only for a gain (a type with too few keeps where the search would start, or takes one part alone
+where that clearly beats it); a type whose requests carry an occupation is searched again with the occupation
 left out of the text parts. The search starts from the best single part, so on its own held-out cases a fitted
 genrec is never below its best single signal. With an adapter, the model scores only some held-out users (up to
 FitConfig.max_model_users, those its training left out): the prior's weights are chosen as above on all of them,
@@ -98,7 +99,9 @@ class FitConfig:
     min_item_users: int = 5
     grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
     passes: int = 3  # coordinate-ascent sweeps over the parts
-    min_cases: int = 50  # a request type with fewer held-out cases takes the pooled weights
+    # A request type with fewer held-out cases is not searched: it takes the pooled weights, or one part alone
+    # where that clearly beats them on its cases (search_gain_se).
+    min_cases: int = 50
     tolerance: float = 1e-4  # NDCG@10 a move must gain to be taken
     # A request type keeps weights of its own only when they beat the pooled ones on its cases by this many
     # standard errors of the paired difference (0: any gain the ascent found, as the recorded runs used).

@@ -263,7 +263,7 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     alone."""
     choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
-        return choice
+        return _few_cases(scores, idx, choice, config)
     begin = ref if start else None
     own, own_s = coordinate_ascent(scores, idx, config.grid, config.passes, config.tolerance, begin)
     if afresh and begin is not None:
@@ -304,6 +304,22 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
         return choice
     w, s = coordinate_ascent(plain, idx, config.grid, 0, config.tolerance)
     return replace(choice, weights=w, ndcg=s, standardised=False)
+
+
+def _few_cases(scores: CaseScores, idx: Sequence[int], ref: Choice, config: FitConfig) -> Choice:
+    """Too few cases to search weights on: `ref` (the pooled weights), unless one part alone beats it clearly on
+    them (FitConfig.search_gain_se), one choice among a handful rather than a search. The pooled weights can be
+    about other items than the type's targets: a small shop's long histories, whose targets are new items, once
+    took cold-start users' weights, which bury every new item under the popular old ones (0 on their cases)."""
+    live = scores.live_parts(idx)
+    if len(idx) < 2 or not live:
+        return ref
+    units = np.eye(len(PARTS))[live]
+    per_case = scores.per_case(idx, np.vstack([units, ref.weights[None]]))
+    best = int(np.argmax(per_case[:-1].mean(1)))
+    if _gain(per_case[best], per_case[-1], config.search_gain_se, config.tolerance):
+        return Choice(units[best], float(per_case[best].mean()))
+    return ref
 
 
 def _gain(a: np.ndarray, b: np.ndarray, n_se: float, tolerance: float) -> bool:
