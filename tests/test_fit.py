@@ -538,34 +538,46 @@ def test_lightfm_peer_learns_from_the_same_features():
     assert sum(r.item_id.startswith("games") for r in recs) >= 6
 
 
-def test_a_small_shop_is_fitted_on_more_folds_of_its_users_each_scored_by_signals_fitted_without_it(monkeypatch):
+def test_a_small_shop_is_fitted_on_more_folds_of_its_users_and_items_each_scored_by_signals_fitted_without_it(
+        monkeypatch):
     from genrec.training import fit as fit_module
 
     cat, seqs, users = synthetic_shop(True, n_users=200)
+    all_items = {i for s in seqs.values() for i in s}
     views = []
     real = fit_module.fit_signals
 
     def spy(catalog, sequences, *a, **kw):
-        views.append(set(sequences))
+        views.append((set(sequences), {i for s in sequences.values() for i in s}))
         return real(catalog, sequences, *a, **kw)
 
     monkeypatch.setattr(fit_module, "fit_signals", spy)
     config = replace(FAST, max_holdout_users=1000, folds=3)
     shop = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False)
-    assert len(views) == 4 and views[-1] == set(seqs)  # three folds, then all the data
-    folds = [set(seqs) - v for v in views[:3]]
+    # the first share of users and items, two more of users, two more of items, then all the data
+    assert len(views) == 6 and views[-1] == (set(seqs), all_items)
+    folds = [set(seqs) - v for v, _ in views[:3]]
     assert [len(f) for f in folds] == [60, 60, 60] and len(set.union(*folds)) == 180  # disjoint
     assert shop.manifest.data["held_out_users"] == 180
     assert shop.manifest.held_out["k0"]["cases"] == shop.manifest.held_out["k0+demographics"]["cases"] == 180
+    new_items = [all_items - items for _, items in views[:1] + views[3:5]]  # 10% of the 40 items each
+    assert [len(f) for f in new_items] == [4, 4, 4] and len(set.union(*new_items)) == 12
+    assert all(v == views[0][0] for v, _ in views[3:5])  # the item folds keep the first share's users out
+    assert shop.manifest.data["held_out_items"] == 12
+    takers = [sum(bool(set(s) & f) and bool(set(s) - f) for u, s in seqs.items() if u not in folds[0])
+              for f in new_items]
+    assert shop.manifest.held_out["new-items"]["cases"] == shop.manifest.data["item_case_users"] == sum(takers)
     views.clear()
     one = fit_shop(cat, seqs, users, replace(config, folds=1), encoder=HashEncoder(), progress=False)
     assert len(views) == 2 and one.manifest.data["held_out_users"] == 60
+    assert one.manifest.data["held_out_items"] == 4 and one.manifest.data["item_case_users"] == takers[0]
     # the cases stay within FitConfig.max_cases: a fold is cut to the users whose cases fit
-    # (16 cases per user: 8 requests, with and without demographics; the second fold holds 500 // 16 users)
+    # (16 cases per user: 8 requests, with and without demographics; the second fold holds 500 // 16 users), and
+    # the item folds fill the room they leave
     cap = one.manifest.data["cases"] + 60 * 16 + 500
     capped = fit_shop(cat, seqs, users, replace(config, max_cases=cap), encoder=HashEncoder(), progress=False)
-    assert capped.manifest.data["cases"] == cap - 500 % 16
     assert capped.manifest.data["held_out_users"] == 60 + 60 + 500 // 16
+    assert cap - 500 % 16 <= capped.manifest.data["cases"] <= cap
 
 
 def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypatch, encoder):

@@ -180,6 +180,31 @@ def _more_folds(sequences: Mapping[str, Sequence[str]], taken: set[str], size: i
     return [eligible[i:i + size] for i in range(0, len(eligible), size)][:config.folds - 1]
 
 
+def _more_item_folds(sequences: Mapping[str, Sequence[str]], taken: set[str], config: FitConfig) -> list[set[str]]:
+    """Further folds of as many items as `taken` (the first fold) to hold out as new items (FitConfig.folds in
+    all), seeded, among those with at least FitConfig.min_item_users users."""
+    counts = Counter(i for s in sequences.values() for i in set(s))
+    eligible = sorted(i for i, n in counts.items() if n >= config.min_item_users and i not in taken)
+    random.Random(config.seed + 4).shuffle(eligible)
+    size = len(taken)
+    return [set(eligible[i:i + size]) for i in range(0, len(eligible), size or 1)][:config.folds - 1] if size else []
+
+
+def _item_cases(sequences: Mapping[str, Sequence[str]], users: Sequence[str], cold: set[str]) -> list[Case]:
+    """New items alone, and mixed into the whole catalog after a long history (a history of 1-3 items reads as a
+    cold-start request, which the cold-start users' cases cover)."""
+    return [c for c in cold_item_cases(sequences, users, cold)
+            if c.setting == "cold-only" or len(c.profile.recent_items) > MAX_COLD_KNOWN]
+
+
+def _within(users: list[str], cases: list[Case], room: int) -> tuple[list[str], list[Case]]:
+    """The first of `users` whose cases (in users' order) fit in `room` cases, and those cases."""
+    per_user = Counter(c.user for c in cases)
+    users = users[:int(np.searchsorted(np.cumsum([per_user[u] for u in users]), room, "right"))]
+    kept = set(users)
+    return users, [c for c in cases if c.user in kept]
+
+
 def _sample(users: Sequence[str], n: int, seed: int) -> list[str]:
     """A seeded sample of `n` of `users` (all of them when there are fewer)."""
     return random.Random(seed).sample(list(users), min(n, len(users)))
@@ -227,8 +252,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     item_users = item_case_users(sequences, cold, held_set, config.max_item_case_users, config.seed)
     if as_model:
         model_users |= set(_sample(item_users, config.max_model_users, config.seed))
-    item_cases = [c for c in cold_item_cases(sequences, item_users, cold)
-                  if c.setting == "cold-only" or len(c.profile.recent_items) > MAX_COLD_KNOWN]
+    item_cases = _item_cases(sequences, item_users, cold)
     variants = (True, False) if config.demographics_variants else (True,)
     cases = cold_user_cases(catalog, sequences, users, held, demographics_variants=variants)
     # Free-text requests from some held-out users, the model's first (so its weight for them has cases too).
@@ -291,16 +315,30 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         # the fold's users within the budgets of users and cases
         fold_users = fold_users[:config.max_holdout_users - n_held]
         fold_cases = cold_user_cases(catalog, sequences, users, fold_users, demographics_variants=variants)
-        per_user, room = Counter(c.user for c in fold_cases), config.max_cases - len(cases)
-        fold_users = fold_users[:int(np.searchsorted(np.cumsum([per_user[u] for u in fold_users]), room, "right"))]
+        fold_users, fold_cases = _within(fold_users, fold_cases, config.max_cases - len(cases))
         if len(fold_users) < MIN_HELD_OUT_USERS:
             break
-        out = set(fold_users)
-        fold_cases = [c for c in fold_cases if c.user in out]
-        fold_signals = fit_signals(catalog, _training_view(sequences, out, cold), users, collab,
+        fold_signals = fit_signals(catalog, _training_view(sequences, set(fold_users), cold), users, collab,
                                    collab_epochs=epochs, progress=progress, item_emb=item_emb)
         scores.extend(case_scores(fold_signals, fold_cases))
         cases, n_held = cases + fold_cases, n_held + len(fold_users)
+    # The same for new items: a small shop's first share of them (a 150-user shop: 3 to 25 items taken by 16 to
+    # 120 users) is too few to choose their weights on, so further disjoint shares of the items are held out in
+    # turn, each scored by signals fitted without it, while the new-item users and the cases stay in budget.
+    n_items, n_item_users = len(cold), len(item_users)
+    for fold_cold in _more_item_folds(sequences, cold, config) if holdout is None else []:
+        if n_item_users >= config.max_item_case_users:
+            break
+        fold_users = item_case_users(sequences, fold_cold, held_set, config.max_item_case_users - n_item_users,
+                                     config.seed)
+        fold_cases = _item_cases(sequences, fold_users, fold_cold)
+        fold_users, fold_cases = _within(fold_users, fold_cases, config.max_cases - len(cases))
+        if not fold_users:
+            break
+        fold_signals = fit_signals(catalog, _training_view(sequences, held_set, fold_cold), users, collab,
+                                   collab_epochs=epochs, progress=progress, item_emb=item_emb)
+        scores.extend(case_scores(fold_signals, fold_cases))
+        cases, n_items, n_item_users = cases + fold_cases, n_items + len(fold_cold), n_item_users + len(fold_users)
     users_idx = [i for i, c in enumerate(cases) if c.protocol == "A" and not c.setting.endswith(TEXT)]
     phases.mark("more folds")
 
@@ -349,7 +387,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     full = fit_signals(catalog, sequences, users, collab, collab_epochs=epochs, progress=progress,
                        item_emb=item_emb)
     data = {"users": len(sequences), "items": len(catalog), "interactions": sum(map(len, sequences.values())),
-            "held_out_users": n_held, "held_out_items": len(cold), "item_case_users": len(item_users),
+            "held_out_users": n_held, "held_out_items": n_items, "item_case_users": n_item_users,
             "model_users": len(model_users) if with_model else 0, "text_users": len(text_users & held_set),
             "cases": len(cases),
             "collab_epochs": epochs, "collab": asdict(collab) if collab else None,
