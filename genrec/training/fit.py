@@ -332,9 +332,11 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         fold_users = item_case_users(sequences, fold_cold, held_set, config.max_item_case_users - n_item_users,
                                      config.seed)
         fold_cases = _item_cases(sequences, fold_users, fold_cold)
-        fold_users, fold_cases = _within(fold_users, fold_cases, config.max_cases - len(cases))
-        if not fold_users:
+        kept, fold_cases = _within(fold_users, fold_cases, config.max_cases - len(cases))
+        # a fold that the case cap cuts to a sliver is not worth fitting the signals again (a 5,000-user shop)
+        if not kept or (len(kept) < len(fold_users) and len(fold_cases) < config.min_cases):
             break
+        fold_users = kept
         fold_signals = fit_signals(catalog, _training_view(sequences, held_set, fold_cold), users, collab,
                                    collab_epochs=epochs, progress=progress, item_emb=item_emb)
         scores.extend(case_scores(fold_signals, fold_cases))
