@@ -288,6 +288,39 @@ def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_i
             assert choice.ndcg == pytest.approx(scores.ndcg(idx, choice.weights[None])[0])
 
 
+def test_new_items_fall_back_to_the_part_whose_worst_half_of_the_items_scores_best():
+    """When no blend carries over, new items take one part alone: not the one best on all the held-out items,
+    which a part can be through the half of the items that holds most targets (here popularity reads those
+    items' appeal and says nothing of the others), but the one best on its worst half of the items."""
+    from genrec.training.weight_search import choose_weights
+
+    text, pop = PARTS.index("text"), PARTS.index("popularity")
+    n = 60
+    half = CaseScores.of_parts([np.zeros((len(PARTS), n))], [np.ones(n, dtype=bool)], [np.ones(n, dtype=bool)]
+                               ).item_fold(np.arange(n))
+    rng = np.random.default_rng(5)
+    appeal = rng.normal(0, 1, n) + np.where(half == 0, 1.0, -1.0)
+    parts, hits = [], []
+    for _ in range(400):
+        match = rng.normal(size=n)
+        p = np.exp(appeal + match)
+        hit = np.zeros(n, dtype=bool)
+        hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
+        m = np.zeros((len(PARTS), n))
+        m[text] = match + rng.normal(0, 0.5, n)
+        m[pop] = np.where(half == 0, appeal, -appeal)
+        parts.append(m)
+        hits.append(hit)
+    scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * len(parts), hits)
+    idx = list(range(len(parts)))
+    in_sample = scores.ndcg(idx, np.eye(len(PARTS))[[text, pop]])
+    assert in_sample[1] > in_sample[0] + 0.05  # popularity is the best part on all the held-out items
+    choice = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True)
+    assert choice.ndcg_one_part is not None and choice.ndcg_cross_validated is not None  # no blend kept
+    assert np.array_equal(choice.weights, np.eye(len(PARTS))[text])
+    assert choice.ndcg == pytest.approx(in_sample[0])
+
+
 def test_the_model_earns_a_weight_only_for_a_gain_beyond_noise():
     """On the held-out cases it scored, a model that lifts one target of one case in 200 into the top 10 gains
     one standard error: it gets weight 0 (a weight costs a model pass per request, and 0 says it adds nothing
