@@ -187,7 +187,9 @@ def _more_item_folds(sequences: Mapping[str, Sequence[str]], taken: set[str], co
     eligible = sorted(i for i, n in counts.items() if n >= config.min_item_users and i not in taken)
     random.Random(config.seed + 4).shuffle(eligible)
     size = len(taken)
-    return [set(eligible[i:i + size]) for i in range(0, len(eligible), size or 1)][:config.folds - 1] if size else []
+    if not size:
+        return []
+    return [set(eligible[i:i + size]) for i in range(0, len(eligible), size)][:config.folds - 1]
 
 
 def _item_cases(sequences: Mapping[str, Sequence[str]], users: Sequence[str], cold: set[str]) -> list[Case]:

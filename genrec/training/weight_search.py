@@ -308,9 +308,9 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
 
 def _steadiest_part(scores: CaseScores, idx: Sequence[int], config: FitConfig) -> np.ndarray:
     """The part alone (a unit weight vector) whose worst half of the items, over FitConfig.item_partitions
-    partitions, scores best: new items' parts must carry over to items they were not chosen on, and a part
-    that wins on all the held-out items through a few of them (popularity borrowed from text neighbours, on a
-    shop where a handful of held-out items hold most targets) is the one that fails on the test's items."""
+    partitions, scores best: new items' parts must carry over to items they were not chosen on, and a part that
+    leads on all the held-out items through the half of them holding most targets can trail on other items
+    (benchmarks/results/cross_fitting/items.md)."""
     live = scores.live_parts(idx)
     if not live:
         return np.zeros(len(PARTS))
@@ -321,8 +321,8 @@ def _steadiest_part(scores: CaseScores, idx: Sequence[int], config: FitConfig) -
 
 
 def _few_cases(scores: CaseScores, idx: Sequence[int], ref: Choice, config: FitConfig) -> Choice:
-    """Too few cases to search weights on: `ref` (the pooled weights), unless one part alone beats it clearly on
-    them (FitConfig.search_gain_se), one choice among a handful rather than a search. The pooled weights can be
+    """Too few cases to search weights on: `ref` (where the search would start), unless one part alone beats it
+    clearly on them (FitConfig.search_gain_se), one choice among a handful rather than a search. `ref` can be
     about other items than the type's targets: a small shop's long histories, whose targets are new items, once
     took cold-start users' weights, which bury every new item under the popular old ones (0 on their cases)."""
     live = scores.live_parts(idx)
