@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -152,9 +152,14 @@ def split_holdout(catalog: Catalog, sequences: Mapping[str, Sequence[str]], conf
     eligible = sorted(u for u, s in sequences.items() if len(s) > MAX_COLD_KNOWN)
     n = min(n_users or config.max_holdout_users, round(config.holdout_share * len(eligible)))
     held = sorted(rng.sample(eligible, n))
-    counts = Dataset(catalog, dict(sequences)).popularity()
-    items = sorted(i for i, c in counts.items() if c >= config.min_item_users)
+    items = _holdable_items(catalog, sequences, config)
     return held, set(rng.sample(items, int(config.cold_item_share * len(items))))
+
+
+def _holdable_items(catalog: Catalog, sequences: Mapping[str, Sequence[str]], config: FitConfig) -> list[str]:
+    """The items with enough users to hold out as new items (FitConfig.min_item_users), sorted."""
+    counts = Dataset(catalog, dict(sequences)).popularity()
+    return sorted(i for i, c in counts.items() if c >= config.min_item_users)
 
 
 def item_case_users(sequences: Mapping[str, Sequence[str]], cold: set[str], held: set[str], n: int,
@@ -171,25 +176,13 @@ def _training_view(sequences: Mapping[str, Sequence[str]], held: set[str], cold:
     return {u: s for u, s in view.items() if s}
 
 
-def _more_folds(sequences: Mapping[str, Sequence[str]], taken: set[str], size: int, config: FitConfig
-                ) -> list[list[str]]:
-    """Further folds of `size` users to hold out (FitConfig.folds in all, the first taken: `taken`), seeded,
-    among those with more than MAX_COLD_KNOWN items."""
-    eligible = sorted(u for u, s in sequences.items() if len(s) > MAX_COLD_KNOWN and u not in taken)
-    random.Random(config.seed + 3).shuffle(eligible)
-    return [eligible[i:i + size] for i in range(0, len(eligible), size)][:config.folds - 1]
-
-
-def _more_item_folds(sequences: Mapping[str, Sequence[str]], taken: set[str], config: FitConfig) -> list[set[str]]:
-    """Further folds of as many items as `taken` (the first fold) to hold out as new items (FitConfig.folds in
-    all), seeded, among those with at least FitConfig.min_item_users users."""
-    counts = Counter(i for s in sequences.values() for i in set(s))
-    eligible = sorted(i for i, n in counts.items() if n >= config.min_item_users and i not in taken)
-    random.Random(config.seed + 4).shuffle(eligible)
+def _more_folds(eligible: Sequence[str], taken: Collection[str], config: FitConfig, seed: int) -> list[list[str]]:
+    """Further folds, each as large as the first (`taken`), of the `eligible` users or items not in it
+    (FitConfig.folds in all), seeded."""
+    rest = [x for x in eligible if x not in taken]
+    random.Random(seed).shuffle(rest)
     size = len(taken)
-    if not size:
-        return []
-    return [set(eligible[i:i + size]) for i in range(0, len(eligible), size)][:config.folds - 1]
+    return [rest[i:i + size] for i in range(0, len(rest), size)][:config.folds - 1] if size else []
 
 
 def _item_cases(sequences: Mapping[str, Sequence[str]], users: Sequence[str], cold: set[str]) -> list[Case]:
@@ -313,7 +306,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     epochs = signals.learned.epochs if signals.learned is not None else None
     n_held = len(held)
     # held-out users given (`holdout`: a protocol's validation users, an adapter's) are the ones to fit on
-    for fold_users in _more_folds(sequences, held_set, len(held), config) if holdout is None else []:
+    eligible_users = sorted(u for u, s in sequences.items() if len(s) > MAX_COLD_KNOWN)
+    for fold_users in _more_folds(eligible_users, held_set, config, config.seed + 3) if holdout is None else []:
         # the fold's users within the budgets of users and cases
         fold_users = fold_users[:config.max_holdout_users - n_held]
         fold_cases = cold_user_cases(catalog, sequences, users, fold_users, demographics_variants=variants)
@@ -328,7 +322,9 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     # 120 users) is too few to choose their weights on, so further disjoint shares of the items are held out in
     # turn, each scored by signals fitted without it, while the new-item users and the cases stay in budget.
     n_items, n_item_users = len(cold), len(item_users)
-    for fold_cold in _more_item_folds(sequences, cold, config) if holdout is None else []:
+    for fold_cold in (_more_folds(_holdable_items(catalog, sequences, config), cold, config, config.seed + 4)
+                      if holdout is None else []):
+        fold_cold = set(fold_cold)
         if n_item_users >= config.max_item_case_users:
             break
         fold_users = item_case_users(sequences, fold_cold, held_set, config.max_item_case_users - n_item_users,
