@@ -81,8 +81,8 @@ class CaseScores:
         return scores
 
     def extend(self, other: CaseScores) -> None:
-        """Append `other`'s cases (over the same catalog): another fold of held-out users, scored by the signals
-        fitted without them."""
+        """Append `other`'s cases (over the same catalog): another fold of held-out users or items, scored by the
+        signals fitted without it."""
         if other.ids != self.ids:
             raise ValueError("cases scored over another catalog")
         offset = len(self.parts)
