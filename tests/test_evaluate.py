@@ -100,6 +100,18 @@ def test_evaluate_summary_report_and_paired_test(tmp_path):
     rows = [r for r in run.per_user if r["system"] == "itemknn"]
     same = paired_test(rows, rows)
     assert same["mean_diff"] == 0.0 and same["t_test_p"] == 1.0
+    assert all("targets" not in r for r in rows)  # protocol A's rows: users are the samples
+
+
+def test_protocol_b_rows_name_each_users_new_items_so_a_paired_test_counts_items_as_samples_too(tmp_path):
+    data = tiny_dataset(tmp_path)
+    data.splits["cold_items"] = ["i0", "i3", "i5"]  # the tiny shop has too few items for make_splits to hold any
+    run = evaluate(data, ["popularity", "tfidf"], EvalConfig(protocols=("B",)))
+    rows = {s: [r for r in run.per_user if r["system"] == s] for s in ("popularity", "tfidf")}
+    assert rows["tfidf"] and all(r["targets"] == sorted(set(data.sequences[r["user"]]) & {"i0", "i3", "i5"})
+                                 for r in rows["tfidf"])
+    t = paired_test(rows["tfidf"], rows["popularity"])
+    assert t["item_clustered_p"] is not None and 0 <= t["item_clustered_p"] <= 1
 
 
 def _row(protocol, setting, user, ndcg, system="llm"):

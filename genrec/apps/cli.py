@@ -421,6 +421,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from ..evaluation.report import paired_by_cell, paired_test
+    from ..evaluation.stats import format_p
 
     a, b = _per_user(args.run_a, args.system_a), _per_user(args.run_b, args.system_b)
     scored = sorted(k for k, v in a[0].items() if isinstance(v, float)) if a else []
@@ -428,12 +429,12 @@ def run_compare(args: argparse.Namespace) -> int:
         raise GenrecError(f"--metric {args.metric!r} is not in the per-user results; they hold {scored}")
     t = paired_test(a, b, args.metric)
     print(f"{t['metric']} per cell, A = {args.run_a}, B = {args.run_b}\n\n"
-          "| protocol | setting | users | A | B | B - A | paired t p | Wilcoxon p |\n"
-          "| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| protocol | setting | users | A | B | B - A | paired t p | Wilcoxon p | item-clustered p |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for (protocol, setting), c in paired_by_cell(a, b, args.metric).items():
-        print(f"| {protocol} | {setting} | " + ("fewer than 2 shared users | | | | | |" if c is None else
+        print(f"| {protocol} | {setting} | " + ("fewer than 2 shared users | | | | | | |" if c is None else
               f"{c['cases']} | {c['mean_a']:.4f} | {c['mean_b']:.4f} | {c['mean_b'] - c['mean_a']:+.4f} | "
-              f"{c['t_test_p']:.3g} | {c['wilcoxon_p']:.3g} |"))
+              f"{c['t_test_p']:.3g} | {c['wilcoxon_p']:.3g} | {format_p(c['item_clustered_p'])} |"))
     print(f"\nall {t['cases']} shared cases: A {t['mean_a']:.4f}, B {t['mean_b']:.4f}, diff B - A "
           f"{t['mean_b'] - t['mean_a']:+.4f}; paired t-test p = {t['t_test_p']:.3g}, "
           f"Wilcoxon p = {t['wilcoxon_p']:.3g}")

@@ -99,6 +99,8 @@ def case_row(system: str, c: Case, ids: list[str], data: Dataset, cold: set[str]
     row["families@10"] = metrics.distinct_share(ids, ctx.family, 10)
     row["ild@10"] = metrics.intra_list_distance([ctx.vectors[i] for i in ids[:10] if i in ctx.vectors])
     row["hit@10"] = metrics.hit_rate_at_k(ids, c.targets, 10)
+    if c.protocol == "B":  # the new items a user took: the clusters of report.paired_test's item-clustered p
+        row["targets"] = sorted(c.targets)
     return row
 
 

@@ -39,6 +39,21 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float
     return dcg / ideal
 
 
+def item_shares(metric: str, ranked: Sequence[str], relevant: Collection[str]) -> dict[str, float] | None:
+    """Each relevant item's share of `metric` ("ndcg@K" or "recall@K", the metrics that are sums over the relevant
+    items), summing to its value: what lets a paired test treat the items as well as the users as samples
+    (genrec.evaluation.stats.two_way_clustered_p). None for any other metric."""
+    name, _, k = metric.partition("@")
+    if name not in ("ndcg", "recall") or not k.isdigit():
+        return None
+    shares = dict.fromkeys(relevant, 0.0)
+    ideal = sum(1.0 / math.log2(r + 2) for r in range(min(len(relevant), int(k))))
+    for r, i in enumerate(_top(ranked, int(k))):
+        if i in shares:
+            shares[i] += 1.0 / math.log2(r + 2) / ideal if name == "ndcg" else 1.0 / len(relevant)
+    return shares
+
+
 def mrr(ranked: Sequence[str], relevant: Collection[str], k: int | None = None) -> float:
     """1 / rank of the first relevant item (within the top k when given), else 0."""
     for r, i in enumerate(ranked if k is None else _top(ranked, k)):

@@ -4,6 +4,7 @@ between systems and runs, Markdown + JSON + plots."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..data.dataset import Dataset
 from ..errors import GenrecError
 from . import metrics
 from .evaluate import Run
-from .stats import mean_se, paired_t_p
+from .stats import format_p, mean_se, paired_t_p, two_way_clustered_p
 
 SUMMARY_METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20", "mrr", "hit@10", "precision@10",
                    "cold_share@10", "valid_id_rate", "duplicate_rate", "families@10", "ild@10")
@@ -42,20 +43,41 @@ def summarize(run: Run, data: Dataset) -> list[dict]:
 
 def paired_test(a: list[dict], b: list[dict], metric: str = "ndcg@10") -> dict:
     """Paired comparison of two runs' per-user rows on the cases they share (same protocol, setting, user):
-    mean difference, paired t-test and Wilcoxon signed-rank p-values."""
+    mean difference, paired t-test and Wilcoxon signed-rank p-values; where every row names its targets (protocol
+    B's new items) and the metric splits over them, also the p-value with the items as samples too
+    (`item_clustered_p`, stats.two_way_clustered_p): users who took the same new items are not independent, and
+    a claim about new items must hold over items, not only over users. None where it cannot be computed."""
     from scipy import stats
 
     key = lambda r: (r["protocol"], r["setting"], r["user"])  # noqa: E731
-    bmap = {key(r): r[metric] for r in b}
-    pairs = [(r[metric], bmap[key(r)]) for r in a if key(r) in bmap]
-    if len(pairs) < 2:
+    bmap = {key(r): r for r in b}
+    shared = [(r, bmap[key(r)]) for r in a if key(r) in bmap]
+    if len(shared) < 2:
         raise GenrecError("the two runs share fewer than 2 cases: nothing to compare")
-    x, y = np.array(pairs).T
+    x, y = np.array([(ra[metric], rb[metric]) for ra, rb in shared]).T
     diff = x - y
     t_p = paired_t_p(diff)
     w_p = float(stats.wilcoxon(x, y).pvalue) if diff.any() else 1.0
-    return {"metric": metric, "cases": len(pairs), "mean_a": float(x.mean()), "mean_b": float(y.mean()),
-            "mean_diff": float(diff.mean()), "t_test_p": t_p, "wilcoxon_p": w_p}
+    clustered = two_way_clustered_p(shares) if (shares := _item_shares(shared, metric)) else None
+    return {"metric": metric, "cases": len(shared), "mean_a": float(x.mean()), "mean_b": float(y.mean()),
+            "mean_diff": float(diff.mean()), "t_test_p": t_p, "wilcoxon_p": w_p,
+            "item_clustered_p": clustered[1] if clustered else None}
+
+
+def _item_shares(shared: list[tuple[dict, dict]], metric: str) -> list[dict[str, float]] | None:
+    """Each shared case's difference split over its targets (metrics.item_shares of both lists), or None where
+    a row lacks its targets or its list, or the split does not add up to the metric (a list cut shorter than
+    the metric's cutoff)."""
+    out = []
+    for ra, rb in shared:
+        if not ra.get("targets") or "items" not in ra or "items" not in rb:
+            return None
+        sa, sb = (metrics.item_shares(metric, r["items"], ra["targets"]) for r in (ra, rb))
+        if sa is None or not (math.isclose(sum(sa.values()), ra[metric], abs_tol=1e-9)
+                              and math.isclose(sum(sb.values()), rb[metric], abs_tol=1e-9)):
+            return None
+        out.append({i: sa[i] - sb[i] for i in sa})
+    return out
 
 
 def paired_by_cell(a: list[dict], b: list[dict], metric: str = "ndcg@10") -> dict[tuple[str, str], dict | None]:
@@ -125,11 +147,14 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
                f"{t['t_test_p']:.3g} | {t['wilcoxon_p']:.3g} |" for t in tests]
     if versus:
         md += ["", "## genrec against the best other system of each cell (paired, NDCG@10, per user)", "",
-               "| protocol | setting | genrec | best other | ratio | mean diff | t-test p | Wilcoxon p |",
-               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+               "| protocol | setting | genrec | best other | ratio | mean diff | t-test p | Wilcoxon p | "
+               "item-clustered p |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         md += [f"| {t['protocol']} | {t['setting']} | {t['system']} {t['mean_a']:.4f} | {t['other']} "
                f"{t['mean_b']:.4f} | {t['ratio']:.2f} | {t['mean_diff']:+.4f} | {t['t_test_p']:.3g} | "
-               f"{t['wilcoxon_p']:.3g} |" for t in versus]
+               f"{t['wilcoxon_p']:.3g} | {format_p(t.get('item_clustered_p'))} |" for t in versus]
+        if any(t.get("item_clustered_p") is not None for t in versus):
+            md += ["", "Item-clustered p (protocol B): users and new items both counted as samples (two-way "
+                   "cluster-robust), as users who took the same new items are not independent."]
     if adapter:
         md += ["", "## What the adapter adds (llm+adapter vs llm fitted without it, paired, NDCG@10, per user)", "",
                "| protocol | setting | with adapter | without | mean diff | t-test p | Wilcoxon p |",
@@ -145,7 +170,7 @@ def write_report(run: Run, data: Dataset, out: str | Path, systems: list[str], c
                "| t-test p |", "|" + " --- |" * 9]
         md += [f"| {w['fit']} | {w['request_type']} | {w['model_weight']:g} | {w['cases']} | "
                + (f"{w['prior_alone']:.4f} | {w['model_alone']:.4f} | {w['best_weight']:g} | {w['best_gain']:+.4f} "
-                  f"± {w['best_gain_se'] or 0:.4f} | {_p(w['best_t_test_p'])} |" if "best_gain" in w
+                  f"± {w['best_gain_se'] or 0:.4f} | {format_p(w['best_t_test_p'])} |" if "best_gain" in w
                   else "too few to choose | | | | |")
                for w in weights]
     if history:
@@ -178,10 +203,6 @@ def model_weights(fits: dict[str, dict]) -> list[dict]:
                         **{k: model[k] for k in ("best_weight", "best_gain", "best_gain_se", "best_t_test_p")}}
             out.append(row)
     return out
-
-
-def _p(p: float | None) -> str:
-    return "-" if p is None else f"{p:.3g}"
 
 
 def by_history(run: Run) -> list[dict]:
