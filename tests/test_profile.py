@@ -44,6 +44,7 @@ def test_from_json_reports_bad_json_and_missing_files(tmp_path):
 @pytest.mark.parametrize(("value", "years"), [
     (34, 34), (34.9, 34), ("34", 34), (" 56 ", 56), ("25-34", 25), ("35+", 35), ("Under 18", 17), ("<18", 17),
     ("unknown", None), ("", None), (None, None), (True, None), (float("nan"), None), (1985, None), ("-3", None),
+    (10 ** 400, None), ("1" + "0" * 400, None), (float("inf"), None),  # past float's range: no age, no OverflowError
 ])
 def test_parse_age_reads_the_ages_shops_write(value, years):
     assert parse_age(value) == years

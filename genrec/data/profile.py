@@ -23,8 +23,10 @@ def parse_age(value: Any) -> int | None:
     be read ("unknown", "", a birth year, a bool)."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        years = float(value) if math.isfinite(float(value)) else -1.0
+    if isinstance(value, int):  # compared as an int: float() of one past 1e308 overflows
+        years = float(value) if 0 <= value <= 120 else -1.0
+    elif isinstance(value, float):
+        years = value if math.isfinite(value) else -1.0
     else:
         text = str(value).strip().lower()
         m = re.search(r"-?\d+(?:\.\d+)?", text)
