@@ -288,6 +288,59 @@ def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_i
             assert choice.ndcg == pytest.approx(scores.ndcg(idx, choice.weights[None])[0])
 
 
+def test_new_item_weights_keep_a_blend_only_where_its_gain_is_spread_over_many_items():
+    """Two items hold the whole gain of a blend (popularity reads their appeal, and no other item's appeal
+    differs): cross-validated over halves of the items it wins on every half and by three standard errors of
+    the users, yet it is the same two items each time, so the bar counts the items as samples too and the text
+    part alone is kept. Where popularity reads every item's appeal, the blend is kept."""
+    from genrec.training.weight_search import choose_weights
+
+    text, pop = PARTS.index("text"), PARTS.index("popularity")
+    n = 60
+    probe = CaseScores.of_parts([np.zeros((len(PARTS), n))], [np.ones(n, dtype=bool)], [np.ones(n, dtype=bool)])
+    sides = np.array([probe.item_fold(np.arange(n), p) for p in range(FAST.item_partitions)]).T
+    # two items on opposite sides of every partition: each half of the items holds one of them
+    few = next([a, b] for a in range(n) for b in range(a + 1, n) if (sides[a] != sides[b]).all())
+    for everywhere in (False, True):
+        rng = np.random.default_rng(0)
+        appeal = rng.normal(0, 1, n) if everywhere else np.where(np.isin(np.arange(n), few), 1.5, 0.0)
+        parts, hits = [], []
+        for _ in range(400):
+            match = rng.normal(size=n)
+            p = np.exp(appeal + 2 * match)
+            hit = np.zeros(n, dtype=bool)
+            hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
+            m = np.zeros((len(PARTS), n))
+            m[text] = match + rng.normal(0, 0.5, n)
+            m[pop] = appeal
+            parts.append(m)
+            hits.append(hit)
+        scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * len(parts), hits)
+        idx = list(range(len(parts)))
+        choice = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True,
+                                items_as_samples=True)
+        assert choice.ndcg_cross_validated > choice.ndcg_one_part  # the blend leads over unseen halves in both
+        assert (choice.weights[pop] > 0) == everywhere
+        # with the users alone as samples, the two items' gain passes the bar
+        users_only = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True)
+        assert users_only.weights[pop] > 0
+
+
+def test_a_cases_item_shares_add_up_to_its_ndcg():
+    rng = np.random.default_rng(1)
+    n = 30
+    parts = [rng.normal(size=(len(PARTS), n)) for _ in range(20)]
+    hits = [rng.random(n) < 0.15 for _ in range(20)]
+    scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * 20, hits)
+    w = rng.random(len(PARTS))
+    for view in (scores, scores.view(item_half=3)):
+        for i in range(20):
+            shares = view.item_shares(i, w)
+            m, hit, items = view.columns(i)
+            assert set(shares) == set(items[hit].tolist())
+            assert sum(shares.values()) == pytest.approx(view.per_case([i], w[None])[0, 0])
+
+
 def test_new_items_fall_back_to_the_part_whose_worst_half_of_the_items_scores_best():
     """When no blend carries over, new items take one part alone: not the one best on all the held-out items,
     which a part can be through the half of the items that holds most targets (here popularity reads those
@@ -645,19 +698,32 @@ def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypat
     assert main(base + ["--holdout-users", str(tmp_path / "few.txt"), "--out", str(tmp_path / "x")]) == 2
 
 
-def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(tiny_model, tokenizer):
+def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(tiny_model, tokenizer, monkeypatch):
     """A returning user (more than 3 known items) is its own request type, fitted as protocol B scores it: users
     outside the held-out cold-start users, their old items (in the training logs) as the history and their
-    held-out items as targets, ranked among the whole catalog; a Recommender uses those weights for such a
-    request, and a shop without them falls back to 3 known items."""
+    held-out items as targets, ranked among the whole catalog, its weights chosen over halves of the items as
+    new items' are (the held-out users rank the same few held-out items); a Recommender uses those weights for
+    such a request, and a shop without them falls back to 3 known items."""
     from genrec import Recommender, RecommenderConfig
     from genrec.data.cases import cold_item_cases
+    from genrec.training import fit as fit_module
     from genrec.training.fit import item_case_users, split_holdout
 
+    by_items, as_samples = {}, {}
+
+    def choose(scores, idx, *args, **kwargs):
+        by_items[scores.types[idx[0]]] = kwargs.get("by_items", False)
+        as_samples[scores.types[idx[0]]] = kwargs.get("items_as_samples", False)
+        return choose_weights(scores, idx, *args, **kwargs)
+
+    choose_weights = fit_module.choose_weights
+    monkeypatch.setattr(fit_module, "choose_weights", choose)
     cat, seqs, users = synthetic_shop(False)
     config = FitConfig(collab=None, max_holdout_users=200, holdout_share=0.5, min_cases=20, cold_item_share=0.25,
                        max_item_case_users=60)
     shop = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False)
+    assert {t for t, v in by_items.items() if v} == {"long", "new-items"}
+    assert {t for t, v in as_samples.items() if v} == {"new-items"}
     held_users, held_items = split_holdout(cat, seqs, config)
     item_users = item_case_users(seqs, held_items, set(held_users), 60, config.seed)
     assert len(item_users) == 60 and not set(item_users) & set(held_users)

@@ -3,7 +3,7 @@ the fit's weight search and the benchmarks."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def mean_se(values: np.ndarray | Sequence[float]) -> tuple[float, float]:
     return float(v.mean()), standard_error(v) if len(v) > 1 else 0.0
 
 
-def two_way_clustered_p(shares: Sequence[Mapping[str, float]]) -> tuple[float, float] | None:
+def two_way_clustered_p(shares: Sequence[Mapping[Hashable, float]]) -> tuple[float, float] | None:
     """Standard error and two-sided p-value of the mean per-case difference where the cases (users) and the
     items they were scored on are both samples: protocol B's users rank the same few new items, so a change that
     suits a handful of items moves every user who took them, and a test over users alone calls item-level luck
@@ -53,7 +53,7 @@ def two_way_clustered_p(shares: Sequence[Mapping[str, float]]) -> tuple[float, f
         return None
     diff = np.array([sum(s.values()) for s in shares])
     mean = float(diff.mean())
-    by_item: dict[str, float] = {}
+    by_item: dict[Hashable, float] = {}
     pairs = 0.0
     n_pairs = 0
     for s in shares:

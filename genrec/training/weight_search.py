@@ -14,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.cases import Case, request_type
-from ..evaluation.stats import paired_t_p, standard_error
+from ..evaluation.stats import paired_t_p, standard_error, two_way_clustered_p
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights, z_stats
 from ..ranking.shop import TypeWeights
@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 
 PARTS = ("model",) + COMPONENTS
 UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the PriorWeights default
+DISCOUNT = 1.0 / np.log2(np.arange(2, 12))  # NDCG@10's discount of ranks 1..10
+
+
+def _top10(score: np.ndarray) -> np.ndarray:
+    """Each row's 10 best columns (fewer where there are fewer), best first, ties in column (catalog) order."""
+    take = min(10, score.shape[1])
+    top = np.argpartition(-score, take - 1, axis=1)[:, :take]
+    keys = np.take_along_axis(score, top, 1)
+    return np.take_along_axis(top, np.lexsort((top, -keys), axis=1), 1)
 
 
 class CaseScores:
@@ -176,20 +185,29 @@ class CaseScores:
 
     def per_case(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
         """NDCG@10 of each case `idx` (columns) for each row of `weights` (grid, parts); ties in catalog order."""
-        disc = 1.0 / np.log2(np.arange(2, 12))
         out = np.zeros((len(weights), len(idx)))
         for col, i in enumerate(idx):
             m, hit, items = self.columns(i)
             n_rel = int(hit.sum())
             if not n_rel or not len(items):
                 continue
-            score = weights @ m
-            take = min(10, len(items))
-            top = np.argpartition(-score, take - 1, axis=1)[:, :take]
-            keys = np.take_along_axis(score, top, 1)
-            top = np.take_along_axis(top, np.lexsort((top, -keys), axis=1), 1)
-            out[:, col] = hit[top] @ disc[:take] / disc[:min(n_rel, 10)].sum()
+            top = _top10(weights @ m)
+            out[:, col] = hit[top] @ DISCOUNT[:top.shape[1]] / DISCOUNT[:min(n_rel, 10)].sum()
         return out
+
+    def item_shares(self, i: int, weights: np.ndarray) -> dict[int, float]:
+        """Case i's NDCG@10 under `weights` (parts) split over its targets in this view (catalog row -> share;
+        0 for a target outside the top 10), summing to per_case's value: what lets a gate count the items as
+        samples (genrec.evaluation.stats.two_way_clustered_p)."""
+        m, hit, items = self.columns(i)
+        shares = dict.fromkeys(items[hit].tolist(), 0.0)
+        if shares:
+            top = _top10(weights[None] @ m)[0]
+            ideal = DISCOUNT[:min(len(shares), 10)].sum()
+            for r, j in enumerate(top):
+                if hit[j]:
+                    shares[int(items[j])] += DISCOUNT[r] / ideal
+        return shares
 
     def ndcg(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
         """Mean NDCG@10 over the cases `idx` for each row of `weights`."""
@@ -251,16 +269,18 @@ class Choice:
 
 
 def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, config: FitConfig, start: bool = True,
-                   afresh: bool = False, by_items: bool = False) -> Choice:
+                   afresh: bool = False, by_items: bool = False, items_as_samples: bool = False) -> Choice:
     """One request type's weights on its cases `idx`. With too few cases, `ref` (the pooled weights). Else
     coordinate ascent from `ref` (`start`), or from the best single part (not `start`, or also that with
     `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same without the
     occupation in the text and lexical parts, taken when it gains; then from the best single part with the
     prior's parts standardised, taken when its cross-validated NDCG@10 is clearly better than the raw parts'
-    (FitConfig.standardise_gain_se). `by_items` (requests for new items): cross-validated over halves of the
-    items (FitConfig.item_partitions seeded partitions) instead of the users, and the search is kept only when
-    it beats the best single part on every half and clearly overall (FitConfig.search_gain_se), else the part
-    alone whose worst half of the items scores best."""
+    (FitConfig.standardise_gain_se). `by_items` (requests whose targets are new items, alone or mixed in after a
+    long history): cross-validated over halves of the items (FitConfig.item_partitions seeded partitions)
+    instead of the users, and the search is kept only when it beats the best single part on every half and
+    clearly overall (FitConfig.search_gain_se), else the part alone whose worst half of the items scores best.
+    `items_as_samples` (with `by_items`): those bars' standard errors count the items as samples too
+    (_clear_gain)."""
     choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
         return _few_cases(scores, idx, choice, config)
@@ -282,25 +302,26 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     # For new items the unit that must carry over is the item: every held-out user ranks the same few held-out
     # items, a handful of which can hold most targets, so weights fitted to those items score well on either
     # fold of users and badly on other new items (a MovieLens-like shop: benchmarks/results/synthetic_shops/).
-    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items)
+    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items, items_as_samples=items_as_samples)
     if raw_cv is None:  # a fold too small: the same folds for the standardised parts
         return choice
     z = scores.view(demographic_words=choice.demographic_words, standardised=True)
-    z_cv = _cross_validated(z, idx, config, None, by_items)
-    choice = replace(choice, ndcg_cross_validated=float(raw_cv.mean()), ndcg_standardised=float(z_cv.mean()))
+    z_cv = _cross_validated(z, idx, config, None, by_items, items_as_samples=items_as_samples)
+    choice = replace(choice, ndcg_cross_validated=float(raw_cv.values.mean()),
+                     ndcg_standardised=float(z_cv.values.mean()))
     best_cv = raw_cv
-    if _gain(z_cv.mean(0), raw_cv.mean(0), config.standardise_gain_se, config.tolerance):
+    if _clear_gain(z_cv, raw_cv, config.standardise_gain_se, config.tolerance):
         w, s = coordinate_ascent(z, idx, config.grid, config.passes, config.tolerance)
         choice, best_cv = replace(choice, weights=w, ndcg=s, standardised=True), z_cv
     if not by_items:
         return choice
     plain = scores.view(demographic_words=choice.demographic_words)  # one part ranks alike raw or standardised
-    one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0)
-    choice = replace(choice, ndcg_one_part=float(one_cv.mean()))
+    one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0, items_as_samples=items_as_samples)
+    choice = replace(choice, ndcg_one_part=float(one_cv.values.mean()))
     # the blend must win on every half of the items: one that wins on some and loses on others has not shown
     # that it carries over to items it was not chosen on
-    if _gain(best_cv.mean(0), one_cv.mean(0), config.search_gain_se, config.tolerance) and all(
-            best_cv.sum(1) > one_cv.sum(1)):
+    if _clear_gain(best_cv, one_cv, config.search_gain_se, config.tolerance) and all(
+            best_cv.values.sum(1) > one_cv.values.sum(1)):
         return choice
     w = _steadiest_part(plain, idx, config)
     return replace(choice, weights=w, ndcg=float(plain.ndcg(idx, w[None])[0]), standardised=False)
@@ -342,15 +363,41 @@ def _gain(a: np.ndarray, b: np.ndarray, n_se: float, tolerance: float) -> bool:
     return bool(diff.mean() > max(n_se * standard_error(diff), tolerance))
 
 
+@dataclass(frozen=True)
+class CrossValidated:
+    """Each case's cross-validated NDCG@10 (`values`: a row per fold) and, over halves of the items, each case's
+    mean over the halves split over its targets (`shares`, CaseScores.item_shares), so a gate can count the
+    items as samples."""
+
+    values: np.ndarray
+    shares: list[dict[int, float]] | None = None
+
+
+def _clear_gain(a: CrossValidated, b: CrossValidated, n_se: float, tolerance: float) -> bool:
+    """Does `a` beat `b` per case by more than `n_se` standard errors (and `tolerance`)? Over halves of the items
+    the standard error is the larger of the users' and the two-way (users and items) cluster-robust one: the
+    held-out users rank the same few held-out items, and a gain that a handful of them hold is no gain on
+    other new items."""
+    diff = a.values.mean(0) - b.values.mean(0)
+    se = standard_error(diff)
+    if a.shares is not None and b.shares is not None:
+        split = [{g: sa.get(g, 0.0) - sb.get(g, 0.0) for g in sa.keys() | sb.keys()} or {-1 - c: 0.0}
+                 for c, (sa, sb) in enumerate(zip(a.shares, b.shares))]  # a case without targets: its own cluster
+        if clustered := two_way_clustered_p(split):
+            se = max(se, clustered[0])
+    return bool(diff.mean() > max(n_se * se, tolerance))
+
+
 def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, start: np.ndarray | None,
-                     by_items: bool = False, passes: int | None = None) -> np.ndarray | None:
+                     by_items: bool = False, passes: int | None = None, items_as_samples: bool = False
+                     ) -> CrossValidated | None:
     """Each case's NDCG@10 under the weights that coordinate ascent (from `start`; `passes`, default the
     config's; 0: the best single part) chose on the other fold of users (two folds, by a hash of the user), as
     a (1, cases) array; None when a fold has fewer than FitConfig.min_cases cases. `by_items`: the folds are
     halves of the items instead (FitConfig.item_partitions seeded partitions, CaseScores.item_fold): weights
     chosen on every case's items of one half score its items of the other, as a (2 x partitions, cases) array
-    (row h: each case over its items of half h); None when a half holds the targets of fewer than min_cases
-    cases."""
+    (row h: each case over its items of half h), with each case's shares of its targets where
+    `items_as_samples`; None when a half holds the targets of fewer than min_cases cases."""
     passes = config.passes if passes is None else passes
     idx = np.asarray(idx)
     if by_items:
@@ -360,10 +407,14 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
         if min(with_targets) < config.min_cases:
             return None
         out = np.zeros((n, len(idx)))
+        shares: list[dict[int, float]] = [{} for _ in idx]
         for h in range(n):
             w, _ = coordinate_ascent(halves[h ^ 1], list(idx), config.grid, passes, config.tolerance, start)
             out[h] = halves[h].per_case(list(idx), w[None])[0]
-        return out
+            for case, i in zip(shares if items_as_samples else [], idx):
+                for g, v in halves[h].item_shares(i, w).items():
+                    case[g] = case.get(g, 0.0) + v / n
+        return CrossValidated(out, shares if items_as_samples else None)
     fold = np.array([scores.fold(i) for i in idx])
     if min((fold == 0).sum(), (fold == 1).sum()) < config.min_cases:  # checked before any search
         return None
@@ -372,7 +423,7 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
         train, test = idx[fold != f], fold == f
         w, _ = coordinate_ascent(scores, list(train), config.grid, passes, config.tolerance, start)
         out[test] = scores.per_case(list(idx[test]), w[None])[0]
-    return out[None]
+    return CrossValidated(out[None])
 
 
 def _clearly_better(scores: CaseScores, idx: Sequence[int], own: np.ndarray, pooled: np.ndarray, n_se: float) -> bool:
