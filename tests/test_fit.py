@@ -245,6 +245,24 @@ def test_a_type_with_too_few_cases_to_search_takes_one_part_alone_only_where_it_
     assert np.array_equal(choice.weights, pooled)
 
 
+def _new_item_cases(rng, appeal: np.ndarray, read: np.ndarray, sharpness: float = 2.0, n_cases: int = 400):
+    """Held-out users ranking the same new items: each case's 3 targets drawn by the item's `appeal` and a
+    per-case match (times `sharpness`) that the text part reads with noise; the popularity part reads `read`."""
+    text, pop, n = PARTS.index("text"), PARTS.index("popularity"), len(appeal)
+    parts, hits = [], []
+    for _ in range(n_cases):
+        match = rng.normal(size=n)
+        p = np.exp(appeal + sharpness * match)
+        hit = np.zeros(n, dtype=bool)
+        hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
+        m = np.zeros((len(PARTS), n))
+        m[text] = match + rng.normal(0, 0.5, n)
+        m[pop] = read
+        parts.append(m)
+        hits.append(hit)
+    return CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * n_cases, hits), list(range(n_cases))
+
+
 def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_items():
     """New-item cases: every held-out user ranks the same 60 items, and each case's targets are drawn by the
     item's appeal and a per-case match that the text part reads; the items of one half hold most targets. The
@@ -262,19 +280,7 @@ def test_new_item_weights_keep_a_blend_only_where_it_carries_over_to_other_new_i
         rng = np.random.default_rng(5)
         appeal = rng.normal(0, 1, n) + np.where(half == 0, 2.0, -2.0)
         read = np.where((half == 0) | everywhere, appeal, -appeal)
-        parts, hits = [], []
-        for _ in range(400):
-            match = rng.normal(size=n)
-            p = np.exp(appeal + 2 * match)
-            hit = np.zeros(n, dtype=bool)
-            hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
-            m = np.zeros((len(PARTS), n))
-            m[text] = match + rng.normal(0, 0.5, n)
-            m[pop] = read
-            parts.append(m)
-            hits.append(hit)
-        scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * len(parts), hits)
-        idx = list(range(len(parts)))
+        scores, idx = _new_item_cases(rng, appeal, read)
         blend = coordinate_ascent(scores, idx, FAST.grid, 3, 1e-4)[0]
         assert blend[text] > 0 and blend[pop] > 0  # in sample, the blend wins in both shops
         by_users = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False)
@@ -304,19 +310,7 @@ def test_new_item_weights_keep_a_blend_only_where_its_gain_is_spread_over_many_i
     for everywhere in (False, True):
         rng = np.random.default_rng(0)
         appeal = rng.normal(0, 1, n) if everywhere else np.where(np.isin(np.arange(n), few), 1.5, 0.0)
-        parts, hits = [], []
-        for _ in range(400):
-            match = rng.normal(size=n)
-            p = np.exp(appeal + 2 * match)
-            hit = np.zeros(n, dtype=bool)
-            hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
-            m = np.zeros((len(PARTS), n))
-            m[text] = match + rng.normal(0, 0.5, n)
-            m[pop] = appeal
-            parts.append(m)
-            hits.append(hit)
-        scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * len(parts), hits)
-        idx = list(range(len(parts)))
+        scores, idx = _new_item_cases(rng, appeal, appeal)
         choice = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True,
                                 items_as_samples=True)
         assert choice.ndcg_cross_validated > choice.ndcg_one_part  # the blend leads over unseen halves in both
@@ -353,19 +347,7 @@ def test_new_items_fall_back_to_the_part_whose_worst_half_of_the_items_scores_be
                                ).item_fold(np.arange(n))
     rng = np.random.default_rng(5)
     appeal = rng.normal(0, 1, n) + np.where(half == 0, 1.0, -1.0)
-    parts, hits = [], []
-    for _ in range(400):
-        match = rng.normal(size=n)
-        p = np.exp(appeal + match)
-        hit = np.zeros(n, dtype=bool)
-        hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
-        m = np.zeros((len(PARTS), n))
-        m[text] = match + rng.normal(0, 0.5, n)
-        m[pop] = np.where(half == 0, appeal, -appeal)
-        parts.append(m)
-        hits.append(hit)
-    scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * len(parts), hits)
-    idx = list(range(len(parts)))
+    scores, idx = _new_item_cases(rng, appeal, np.where(half == 0, appeal, -appeal), sharpness=1.0)
     in_sample = scores.ndcg(idx, np.eye(len(PARTS))[[text, pop]])
     assert in_sample[1] > in_sample[0] + 0.05  # popularity is the best part on all the held-out items
     choice = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True)
