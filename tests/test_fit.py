@@ -311,13 +311,9 @@ def test_new_item_weights_keep_a_blend_only_where_its_gain_is_spread_over_many_i
         rng = np.random.default_rng(0)
         appeal = rng.normal(0, 1, n) if everywhere else np.where(np.isin(np.arange(n), few), 1.5, 0.0)
         scores, idx = _new_item_cases(rng, appeal, appeal)
-        choice = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True,
-                                items_as_samples=True)
+        choice = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True)
         assert choice.ndcg_cross_validated > choice.ndcg_one_part  # the blend leads over unseen halves in both
         assert (choice.weights[pop] > 0) == everywhere
-        # with the users alone as samples, the two items' gain passes the bar
-        users_only = choose_weights(scores, idx, np.eye(len(PARTS))[text], FAST, start=False, by_items=True)
-        assert users_only.weights[pop] > 0
 
 
 def test_a_cases_item_shares_add_up_to_its_ndcg():
@@ -680,32 +676,19 @@ def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypat
     assert main(base + ["--holdout-users", str(tmp_path / "few.txt"), "--out", str(tmp_path / "x")]) == 2
 
 
-def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(tiny_model, tokenizer, monkeypatch):
+def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(tiny_model, tokenizer):
     """A returning user (more than 3 known items) is its own request type, fitted as protocol B scores it: users
     outside the held-out cold-start users, their old items (in the training logs) as the history and their
-    held-out items as targets, ranked among the whole catalog, its weights chosen over halves of the items as
-    new items' are (the held-out users rank the same few held-out items); a Recommender uses those weights for
-    such a request, and a shop without them falls back to 3 known items."""
+    held-out items as targets, ranked among the whole catalog; a Recommender uses those weights for such a
+    request, and a shop without them falls back to 3 known items."""
     from genrec import Recommender, RecommenderConfig
     from genrec.data.cases import cold_item_cases
-    from genrec.training import fit as fit_module
     from genrec.training.fit import item_case_users, split_holdout
 
-    by_items, as_samples = {}, {}
-
-    def choose(scores, idx, *args, **kwargs):
-        by_items[scores.types[idx[0]]] = kwargs.get("by_items", False)
-        as_samples[scores.types[idx[0]]] = kwargs.get("items_as_samples", False)
-        return choose_weights(scores, idx, *args, **kwargs)
-
-    choose_weights = fit_module.choose_weights
-    monkeypatch.setattr(fit_module, "choose_weights", choose)
     cat, seqs, users = synthetic_shop(False)
     config = FitConfig(collab=None, max_holdout_users=200, holdout_share=0.5, min_cases=20, cold_item_share=0.25,
                        max_item_case_users=60)
     shop = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False)
-    assert {t for t, v in by_items.items() if v} == {"long", "new-items"}
-    assert {t for t, v in as_samples.items() if v} == {"new-items"}
     held_users, held_items = split_holdout(cat, seqs, config)
     item_users = item_case_users(seqs, held_items, set(held_users), 60, config.seed)
     assert len(item_users) == 60 and not set(item_users) & set(held_users)

@@ -111,11 +111,10 @@ class FitConfig:
     # cases (two standard errors: the usual bar for a difference that is not noise). Z-scores undo the
     # shrinkage of a weak part (a demographic lift where demographics say nothing), so they must earn their place.
     standardise_gain_se: float = 2.0
-    # Requests for new items (alone, or mixed in after a long history) keep the searched blend only when it beats
-    # the best single part by this many standard errors in NDCG@10 cross-validated over halves of the held-out
-    # items (the same bar; for new items alone the standard error counts the items as samples too, as the users
-    # rank the same few), else that part alone: a blend fitted to the few held-out items that hold most targets
-    # need not carry over.
+    # Requests for new items keep the searched blend only when it beats the best single part by this many
+    # standard errors in NDCG@10 cross-validated over halves of the held-out items (the same bar; the standard
+    # error counts the items as samples too, as the users rank the same few), else that part alone: a blend
+    # fitted to the few held-out items that hold most targets need not carry over.
     search_gain_se: float = 2.0
     # ... over this many seeded partitions of the held-out items into halves (the blend must win on every half):
     # one partition's two halves are a small sample of items (benchmarks/results/synthetic_shops/README.md)
@@ -364,19 +363,16 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         # new items start afresh (the pooled weights are about old items); a long history's targets are new
         # items, unlike the cases of `ref`, and free text says what to take more than any other part of a
         # request, so these also try afresh (as every type does with standardised parts; a `ref` whose parts
-        # were standardised is then only a starting point of the raw parts' search). Both request types whose
-        # targets are new items are chosen over halves of the items, not of the users: their held-out users rank
-        # the same few held-out items, and a `long` blend chosen over users on a 943-user shop (.032 on its
-        # cases, .032 cross-validated over users) scored .012 on the test's new items against TF-IDF's .020.
-        # New items alone also count the items as samples in the bars a blend must pass (a 1,200-user shop's
-        # blend led by borrowed popularity passed over users, .161 vs .136, and scored .114 on the test's new items
-        # against TF-IDF's .137); a long history does not, as its fallback, one part alone, must mix the new items
-        # into the old ones, and there it was item-kNN alone (B full .0127 -> .0027 on that shop). Both in
-        # benchmarks/results/cross_fitting/items.md.
+        # were standardised is then only a starting point of the raw parts' search). New items are chosen over
+        # halves of the items, the items counted as samples in the bars a blend must pass (weight_search._clear_gain):
+        # a 1,200-user shop's blend led by borrowed popularity passed the users' bar (.161 vs .136) and scored .114
+        # on the test's new items against TF-IDF's .137. Long histories (new items mixed into the old) are not: there
+        # the one-part fallback lost on amazon_office (B full .0367 -> .0325) and item-kNN alone on the 1,200-user
+        # shop (.0127 -> .0027), while winning on a 943-user one (.0121 -> .0197); all within item-level noise
+        # (benchmarks/results/cross_fitting/items.md).
         prior_ref = prior_only(ref)
         choice = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
-                                afresh=t == LONG or TEXT in t, by_items=t in (NEW_ITEMS, LONG),
-                                items_as_samples=t == NEW_ITEMS)
+                                afresh=t == LONG or TEXT in t, by_items=t == NEW_ITEMS)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
         held_out[t] = {"cases": len(idx), "ndcg@10": choice.ndcg,  # "pooled": where the search started (`ref`)

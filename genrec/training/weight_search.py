@@ -269,17 +269,16 @@ class Choice:
 
 
 def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, config: FitConfig, start: bool = True,
-                   afresh: bool = False, by_items: bool = False, items_as_samples: bool = False) -> Choice:
+                   afresh: bool = False, by_items: bool = False) -> Choice:
     """One request type's weights on its cases `idx`. With too few cases, `ref` (the pooled weights). Else
     coordinate ascent from `ref` (`start`), or from the best single part (not `start`, or also that with
     `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same without the
     occupation in the text and lexical parts, taken when it gains; then from the best single part with the
     prior's parts standardised, taken when its cross-validated NDCG@10 is clearly better than the raw parts'
-    (FitConfig.standardise_gain_se). `by_items` (requests whose targets are new items, alone or mixed in after a
-    long history): cross-validated over halves of the items (FitConfig.item_partitions seeded partitions)
-    instead of the users, and the search is kept only when it beats the best single part on every half and
-    clearly overall (FitConfig.search_gain_se), else the part alone whose worst half of the items scores best.
-    `items_as_samples` (with `by_items`): those bars' standard errors count the items as samples too
+    (FitConfig.standardise_gain_se). `by_items` (requests for new items): cross-validated over halves of the
+    items (FitConfig.item_partitions seeded partitions) instead of the users, and the search is kept only when
+    it beats the best single part on every half and clearly overall (FitConfig.search_gain_se), else the part
+    alone whose worst half of the items scores best; those bars' standard errors count the items as samples too
     (_clear_gain)."""
     choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
@@ -302,11 +301,13 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     # For new items the unit that must carry over is the item: every held-out user ranks the same few held-out
     # items, a handful of which can hold most targets, so weights fitted to those items score well on either
     # fold of users and badly on other new items (a MovieLens-like shop: benchmarks/results/synthetic_shops/).
-    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items, items_as_samples=items_as_samples)
+    # There the bars count the items as samples too (_clear_gain): a gain that a handful of items hold is not one
+    # that carries over.
+    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items)
     if raw_cv is None:  # a fold too small: the same folds for the standardised parts
         return choice
     z = scores.view(demographic_words=choice.demographic_words, standardised=True)
-    z_cv = _cross_validated(z, idx, config, None, by_items, items_as_samples=items_as_samples)
+    z_cv = _cross_validated(z, idx, config, None, by_items)
     choice = replace(choice, ndcg_cross_validated=float(raw_cv.values.mean()),
                      ndcg_standardised=float(z_cv.values.mean()))
     best_cv = raw_cv
@@ -316,7 +317,7 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     if not by_items:
         return choice
     plain = scores.view(demographic_words=choice.demographic_words)  # one part ranks alike raw or standardised
-    one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0, items_as_samples=items_as_samples)
+    one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0)
     choice = replace(choice, ndcg_one_part=float(one_cv.values.mean()))
     # the blend must win on every half of the items: one that wins on some and loses on others has not shown
     # that it carries over to items it was not chosen on
@@ -389,15 +390,14 @@ def _clear_gain(a: CrossValidated, b: CrossValidated, n_se: float, tolerance: fl
 
 
 def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, start: np.ndarray | None,
-                     by_items: bool = False, passes: int | None = None, items_as_samples: bool = False
-                     ) -> CrossValidated | None:
+                     by_items: bool = False, passes: int | None = None) -> CrossValidated | None:
     """Each case's NDCG@10 under the weights that coordinate ascent (from `start`; `passes`, default the
     config's; 0: the best single part) chose on the other fold of users (two folds, by a hash of the user), as
     a (1, cases) array; None when a fold has fewer than FitConfig.min_cases cases. `by_items`: the folds are
     halves of the items instead (FitConfig.item_partitions seeded partitions, CaseScores.item_fold): weights
     chosen on every case's items of one half score its items of the other, as a (2 x partitions, cases) array
-    (row h: each case over its items of half h), with each case's shares of its targets where
-    `items_as_samples`; None when a half holds the targets of fewer than min_cases cases."""
+    (row h: each case over its items of half h), with each case's shares of its targets; None when a half holds
+    the targets of fewer than min_cases cases."""
     passes = config.passes if passes is None else passes
     idx = np.asarray(idx)
     if by_items:
@@ -411,10 +411,10 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
         for h in range(n):
             w, _ = coordinate_ascent(halves[h ^ 1], list(idx), config.grid, passes, config.tolerance, start)
             out[h] = halves[h].per_case(list(idx), w[None])[0]
-            for case, i in zip(shares if items_as_samples else [], idx):
+            for case, i in zip(shares, idx):
                 for g, v in halves[h].item_shares(i, w).items():
                     case[g] = case.get(g, 0.0) + v / n
-        return CrossValidated(out, shares if items_as_samples else None)
+        return CrossValidated(out, shares)
     fold = np.array([scores.fold(i) for i in idx])
     if min((fold == 0).sum(), (fold == 1).sum()) < config.min_cases:  # checked before any search
         return None
