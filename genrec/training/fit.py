@@ -365,11 +365,9 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         # request, so these also try afresh (as every type does with standardised parts; a `ref` whose parts
         # were standardised is then only a starting point of the raw parts' search). New items are chosen over
         # halves of the items, the items counted as samples in the bars a blend must pass (weight_search._clear_gain):
-        # a 1,200-user shop's blend led by borrowed popularity passed the users' bar (.161 vs .136) and scored .114
-        # on the test's new items against TF-IDF's .137. Long histories (new items mixed into the old) are not: there
-        # the one-part fallback lost on amazon_office (B full .0367 -> .0325) and item-kNN alone on the 1,200-user
-        # shop (.0127 -> .0027), while winning on a 943-user one (.0121 -> .0197); all within item-level noise
-        # (benchmarks/results/cross_fitting/items.md).
+        # their held-out users rank the same few items, and a blend that passed the users' bar trailed TF-IDF on the
+        # test's new items. Long histories (new items mixed into the old) are not: their one-part fallback lost as
+        # often as it won, within item-level noise (benchmarks/results/cross_fitting/items.md, last section).
         prior_ref = prior_only(ref)
         choice = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
                                 afresh=t == LONG or TEXT in t, by_items=t == NEW_ITEMS)
