@@ -14,6 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.cases import Case, request_type
+from ..evaluation import metrics
 from ..evaluation.stats import paired_t_p, standard_error, two_way_clustered_p
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights, z_stats
@@ -197,17 +198,12 @@ class CaseScores:
 
     def item_shares(self, i: int, weights: np.ndarray) -> dict[int, float]:
         """Case i's NDCG@10 under `weights` (parts) split over its targets in this view (catalog row -> share;
-        0 for a target outside the top 10), summing to per_case's value: what lets a gate count the items as
-        samples (genrec.evaluation.stats.two_way_clustered_p)."""
+        0 for a target outside the top 10; metrics.item_shares, the split the eval report uses), summing to
+        per_case's value: what lets a gate count the items as samples (stats.two_way_clustered_p)."""
         m, hit, items = self.columns(i)
-        shares = dict.fromkeys(items[hit].tolist(), 0.0)
-        if shares:
-            top = _top10(weights[None] @ m)[0]
-            ideal = DISCOUNT[:min(len(shares), 10)].sum()
-            for r, j in enumerate(top):
-                if hit[j]:
-                    shares[int(items[j])] += DISCOUNT[r] / ideal
-        return shares
+        if not hit.any():
+            return {}
+        return metrics.item_shares("ndcg@10", items[_top10(weights[None] @ m)[0]].tolist(), items[hit].tolist())
 
     def ndcg(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
         """Mean NDCG@10 over the cases `idx` for each row of `weights`."""
@@ -410,9 +406,10 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
         shares: list[dict[int, float]] = [{} for _ in idx]
         for h in range(n):
             w, _ = coordinate_ascent(halves[h ^ 1], list(idx), config.grid, passes, config.tolerance, start)
-            out[h] = halves[h].per_case(list(idx), w[None])[0]
-            for case, i in zip(shares, idx):
-                for g, v in halves[h].item_shares(i, w).items():
+            for col, (case, i) in enumerate(zip(shares, idx)):  # each case ranked once: its NDCG is its shares' sum
+                split = halves[h].item_shares(i, w)
+                out[h, col] = sum(split.values())
+                for g, v in split.items():
                     case[g] = case.get(g, 0.0) + v / n
         return CrossValidated(out, shares)
     fold = np.array([scores.fold(i) for i in idx])
