@@ -352,6 +352,37 @@ def test_new_items_fall_back_to_the_part_whose_worst_half_of_the_items_scores_be
     assert choice.ndcg == pytest.approx(in_sample[0])
 
 
+def test_new_items_take_a_part_fitted_on_the_logs_alone_only_where_its_lead_is_spread_over_many_items():
+    """The one-part fallback for new items: a logs' part (borrowed popularity) that leads on the held-out items
+    because three of them hold most targets ranks those three for every user, a lead of three items, so the
+    steadiest own-text part serves; a logs' part that reads each user better than the text over all the items
+    (collab) serves."""
+    from genrec.training.weight_search import _new_items_part
+
+    text, pop, collab = (PARTS.index(p) for p in ("text", "popularity", "collab"))
+    n, n_cases = 100, 400
+    for few in (True, False):
+        rng = np.random.default_rng(0)
+        appeal = np.where(np.arange(n) < 3, 2.5, 0.0) if few else np.zeros(n)
+        parts, hits = [], []
+        for _ in range(n_cases):
+            match = rng.normal(size=n)
+            p = np.exp(appeal + match)
+            hit = np.zeros(n, dtype=bool)
+            hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
+            m = np.zeros((len(PARTS), n))
+            m[text] = match + rng.normal(0, 1.0, n)
+            m[pop if few else collab] = appeal if few else match + rng.normal(0, 0.3, n)
+            parts.append(m)
+            hits.append(hit)
+        scores, idx = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * n_cases, hits), list(range(n_cases))
+        logs = pop if few else collab
+        alone = scores.ndcg(idx, np.eye(len(PARTS))[[text, logs]])
+        assert alone[1] > alone[0] + 0.05  # the logs' part leads on the held-out items in both shops
+        chosen = _new_items_part(scores, idx, FAST)
+        assert np.array_equal(chosen, np.eye(len(PARTS))[text if few else collab])
+
+
 def test_the_model_earns_a_weight_only_for_a_gain_beyond_noise():
     """On the held-out cases it scored, a model that lifts one target of one case in 200 into the top 10 gains
     one standard error: it gets weight 0 (a weight costs a model pass per request, and 0 says it adds nothing

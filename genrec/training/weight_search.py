@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .fit import FitConfig
 
 PARTS = ("model",) + COMPONENTS
+OWN_TEXT = ("text", "nearest", "lexical", "interest")  # parts that score a new item by its own text alone
 UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the PriorWeights default
 DISCOUNT = 1.0 / np.log2(np.arange(2, 12))  # NDCG@10's discount of ranks 1..10
 
@@ -273,9 +274,8 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     prior's parts standardised, taken when its cross-validated NDCG@10 is clearly better than the raw parts'
     (FitConfig.standardise_gain_se). `by_items` (requests for new items): cross-validated over halves of the
     items (FitConfig.item_partitions seeded partitions) instead of the users, and the search is kept only when
-    it beats the best single part on every half and clearly overall (FitConfig.search_gain_se), else the part
-    alone whose worst half of the items scores best; those bars' standard errors count the items as samples too
-    (_clear_gain)."""
+    it beats the best single part on every half and clearly overall (FitConfig.search_gain_se), else one part
+    alone (_new_items_part); those bars' standard errors count the items as samples too (_clear_gain)."""
     choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
         return _few_cases(scores, idx, choice, config)
@@ -320,19 +320,41 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     if _clear_gain(best_cv, one_cv, config.search_gain_se, config.tolerance) and all(
             best_cv.values.sum(1) > one_cv.values.sum(1)):
         return choice
-    w = _steadiest_part(plain, idx, config)
+    w = _new_items_part(plain, idx, config)
     return replace(choice, weights=w, ndcg=float(plain.ndcg(idx, w[None])[0]), standardised=False)
 
 
-def _steadiest_part(scores: CaseScores, idx: Sequence[int], config: FitConfig) -> np.ndarray:
-    """The part alone (a unit weight vector) whose worst half of the items, over FitConfig.item_partitions
-    partitions, scores best: new items' parts must carry over to items they were not chosen on, and a part that
-    leads on all the held-out items through the half of them holding most targets can trail on other items
-    (benchmarks/results/cross_fitting/items.md)."""
+def _new_items_part(scores: CaseScores, idx: Sequence[int], config: FitConfig) -> np.ndarray:
+    """The part alone (a unit weight vector) that new items fall back to: of the parts that read a new item's own
+    text (OWN_TEXT), the steadiest (_steadiest_part); a part fitted on the logs (popularity, collab, learned,
+    demographic: a new item gets it from its text-nearest old items, or the learned model's map of text to logs)
+    only where it is the best part and beats that one clearly, the items counted as samples
+    (FitConfig.search_gain_se, _clear_gain). Those parts add which neighbours a new item has, and what the logs
+    say of them, to which items were drawn, and on the fit's held-out items they led within that noise and
+    trailed on other new items: on a 943-user shop's draws of new items, collab .178 on the held-out items, .059 on the
+    test's, where the lexical part scored .260 (benchmarks/results/cross_fitting/items.md, last section)."""
     live = scores.live_parts(idx)
-    if not live:
-        return np.zeros(len(PARTS))
+    own = [p for p in live if PARTS[p] in OWN_TEXT]
+    if not own:
+        return _steadiest_part(scores, idx, config, live)
+    steady = _steadiest_part(scores, idx, config, own)
     units = np.eye(len(PARTS))[live]
+    best = units[int(np.argmax(scores.ndcg(idx, units)))]
+    if PARTS[int(np.argmax(best))] in OWN_TEXT:
+        return steady
+    alone = [CrossValidated(scores.per_case(idx, w[None]), [scores.item_shares(i, w) for i in idx])
+             for w in (best, steady)]
+    return best if _clear_gain(*alone, config.search_gain_se, config.tolerance) else steady
+
+
+def _steadiest_part(scores: CaseScores, idx: Sequence[int], config: FitConfig, parts: Sequence[int]) -> np.ndarray:
+    """Of `parts` (indices into PARTS), the one alone (a unit weight vector) whose worst half of the items, over
+    FitConfig.item_partitions partitions, scores best: new items' parts must carry over to items they were not
+    chosen on, and a part that leads on all the held-out items through the half of them holding most targets can
+    trail on other items (benchmarks/results/cross_fitting/items.md)."""
+    if not parts:
+        return np.zeros(len(PARTS))
+    units = np.eye(len(PARTS))[list(parts)]
     halves = [scores.view(item_half=h) for h in range(2 * config.item_partitions)]
     worst = np.min([half.ndcg(list(idx), units) for half in halves], axis=0)
     return units[int(np.argmax(worst))]
