@@ -330,8 +330,8 @@ def _new_items_part(scores: CaseScores, idx: Sequence[int], config: FitConfig) -
     demographic: a new item gets it from its text-nearest old items, or the learned model's map of text to logs)
     only where it is the best part and beats that one clearly, the items counted as samples
     (FitConfig.search_gain_se, _clear_gain). Those parts add which neighbours a new item has, and what the logs
-    say of them, to which items were drawn: on draws of a shop's new items they led on the fit's held-out items
-    within that noise and trailed far on the test's (benchmarks/results/cross_fitting/items.md, last section)."""
+    say of them, to which items were drawn: on draws of a shop's new items where one led on the fit's held-out
+    items within that noise, it trailed on the test's (benchmarks/results/cross_fitting/items.md, last section)."""
     live = scores.live_parts(idx)
     own = [p for p in live if PARTS[p] in OWN_TEXT]
     if not own:
