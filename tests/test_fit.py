@@ -245,10 +245,12 @@ def test_a_type_with_too_few_cases_to_search_takes_one_part_alone_only_where_it_
     assert np.array_equal(choice.weights, pooled)
 
 
-def _new_item_cases(rng, appeal: np.ndarray, read: np.ndarray, sharpness: float = 2.0, n_cases: int = 400):
+def _new_item_cases(rng, appeal: np.ndarray, read, sharpness: float = 2.0, n_cases: int = 400,
+                    text_noise: float = 0.5, part: str = "popularity"):
     """Held-out users ranking the same new items: each case's 3 targets drawn by the item's `appeal` and a
-    per-case match (times `sharpness`) that the text part reads with noise; the popularity part reads `read`."""
-    text, pop, n = PARTS.index("text"), PARTS.index("popularity"), len(appeal)
+    per-case match (times `sharpness`) that the text part reads with noise (`text_noise`); `part` (default the
+    popularity part) reads `read`: the same values for every case, or a function of the case's match."""
+    text, other, n = PARTS.index("text"), PARTS.index(part), len(appeal)
     parts, hits = [], []
     for _ in range(n_cases):
         match = rng.normal(size=n)
@@ -256,8 +258,8 @@ def _new_item_cases(rng, appeal: np.ndarray, read: np.ndarray, sharpness: float 
         hit = np.zeros(n, dtype=bool)
         hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
         m = np.zeros((len(PARTS), n))
-        m[text] = match + rng.normal(0, 0.5, n)
-        m[pop] = read
+        m[text] = match + rng.normal(0, text_noise, n)
+        m[other] = read(match) if callable(read) else read
         parts.append(m)
         hits.append(hit)
     return CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * n_cases, hits), list(range(n_cases))
@@ -360,22 +362,15 @@ def test_new_items_take_a_part_fitted_on_the_logs_alone_only_where_its_lead_is_s
     from genrec.training.weight_search import _new_items_part
 
     text, pop, collab = (PARTS.index(p) for p in ("text", "popularity", "collab"))
-    n, n_cases = 100, 400
+    n = 100
     for few in (True, False):
         rng = np.random.default_rng(0)
-        appeal = np.where(np.arange(n) < 3, 2.5, 0.0) if few else np.zeros(n)
-        parts, hits = [], []
-        for _ in range(n_cases):
-            match = rng.normal(size=n)
-            p = np.exp(appeal + match)
-            hit = np.zeros(n, dtype=bool)
-            hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
-            m = np.zeros((len(PARTS), n))
-            m[text] = match + rng.normal(0, 1.0, n)
-            m[pop if few else collab] = appeal if few else match + rng.normal(0, 0.3, n)
-            parts.append(m)
-            hits.append(hit)
-        scores, idx = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * n_cases, hits), list(range(n_cases))
+        if few:
+            appeal = np.where(np.arange(n) < 3, 2.5, 0.0)
+            scores, idx = _new_item_cases(rng, appeal, appeal, sharpness=1.0, text_noise=1.0)
+        else:
+            scores, idx = _new_item_cases(rng, np.zeros(n), lambda match, rng=rng: match + rng.normal(0, 0.3, n),
+                                          sharpness=1.0, text_noise=1.0, part="collab")
         logs = pop if few else collab
         alone = scores.ndcg(idx, np.eye(len(PARTS))[[text, logs]])
         assert alone[1] > alone[0] + 0.05  # the logs' part leads on the held-out items in both shops

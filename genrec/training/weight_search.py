@@ -337,13 +337,19 @@ def _new_items_part(scores: CaseScores, idx: Sequence[int], config: FitConfig) -
     if not own:
         return _steadiest_part(scores, idx, config, live)
     steady = _steadiest_part(scores, idx, config, own)
-    units = np.eye(len(PARTS))[live]
-    best = units[int(np.argmax(scores.ndcg(idx, units)))]
-    if PARTS[int(np.argmax(best))] in OWN_TEXT:
+    best = live[int(np.argmax(scores.ndcg(idx, np.eye(len(PARTS))[live])))]
+    if PARTS[best] in OWN_TEXT:
         return steady
-    alone = [CrossValidated(scores.per_case(idx, w[None]), [scores.item_shares(i, w) for i in idx])
-             for w in (best, steady)]
-    return best if _clear_gain(*alone, config.search_gain_se, config.tolerance) else steady
+    unit = np.eye(len(PARTS))[best]
+    return unit if _clear_gain(_alone(scores, idx, unit), _alone(scores, idx, steady), config.search_gain_se,
+                               config.tolerance) else steady
+
+
+def _alone(scores: CaseScores, idx: Sequence[int], weights: np.ndarray) -> CrossValidated:
+    """Each case's in-sample NDCG@10 under `weights` with its split over the case's targets (a part alone has
+    nothing fitted to cross-validate); each case ranked once, its NDCG the sum of its shares."""
+    shares = [scores.item_shares(i, weights) for i in idx]
+    return CrossValidated(np.array([[sum(s.values()) for s in shares]]), shares)
 
 
 def _steadiest_part(scores: CaseScores, idx: Sequence[int], config: FitConfig, parts: Sequence[int]) -> np.ndarray:
