@@ -318,6 +318,29 @@ def test_new_item_weights_keep_a_blend_only_where_its_gain_is_spread_over_many_i
         assert (choice.weights[pop] > 0) == everywhere
 
 
+def test_new_items_mixed_into_the_old_keep_a_blend_only_where_its_gain_is_spread_over_many_items():
+    """Requests that mix new items into the old after a long history (targets: the held-out new items) are
+    cross-validated over the users; there too two items can hold a blend's whole gain over the best part alone,
+    and the users' folds rank the same two. The blend passes the users' bar in both shops; with the items counted
+    as samples only the one whose gain is spread over every item keeps it."""
+    from genrec.training.weight_search import choose_weights
+
+    text, pop = PARTS.index("text"), PARTS.index("popularity")
+    n = 60
+    for everywhere in (False, True):
+        rng = np.random.default_rng(0)
+        appeal = rng.normal(0, 1, n) if everywhere else np.where(np.arange(n) < 2, 1.5, 0.0)
+        scores, idx = _new_item_cases(rng, appeal, appeal)
+        ref = np.eye(len(PARTS))[text]
+        by_users = choose_weights(scores, idx, ref, FAST, afresh=True)
+        assert by_users.weights[pop] > 0  # the users' bar keeps the blend
+        mixed = choose_weights(scores, idx, ref, FAST, afresh=True, mixed=True)
+        assert mixed.ndcg_cross_validated > mixed.ndcg_one_part  # the blend leads on unseen users in both
+        assert (mixed.weights[pop] > 0) == everywhere
+        if not everywhere:
+            assert np.array_equal(mixed.weights, ref)  # the best part alone
+
+
 def test_a_cases_item_shares_add_up_to_its_ndcg():
     rng = np.random.default_rng(1)
     n = 30
@@ -644,15 +667,15 @@ def test_a_small_shop_is_fitted_on_more_folds_of_its_users_and_items_each_scored
     monkeypatch.setattr(fit_module, "fit_signals", spy)
     config = replace(FAST, max_holdout_users=1000, folds=3)
     shop = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False)
-    # the first share of users and items, two more of users, two more of items, then all the data
+    # the first share of users and items, two more of items, two more of users, then all the data
     assert len(views) == 6 and views[-1] == (set(seqs), all_items)
-    folds = [set(seqs) - v for v, _ in views[:3]]
+    folds = [set(seqs) - v for v, _ in views[:1] + views[3:5]]
     assert [len(f) for f in folds] == [60, 60, 60] and len(set.union(*folds)) == 180  # disjoint
     assert shop.manifest.data["held_out_users"] == 180
     assert shop.manifest.held_out["k0"]["cases"] == shop.manifest.held_out["k0+demographics"]["cases"] == 180
-    new_items = [all_items - items for _, items in views[:1] + views[3:5]]  # 10% of the 40 items each
+    new_items = [all_items - items for _, items in views[:3]]  # 10% of the 40 items each
     assert [len(f) for f in new_items] == [4, 4, 4] and len(set.union(*new_items)) == 12
-    assert all(v == views[0][0] for v, _ in views[3:5])  # the item folds keep the first share's users out
+    assert all(v == views[0][0] for v, _ in views[1:3])  # the item folds keep the first share's users out
     assert shop.manifest.data["held_out_items"] == 12
     takers = [sum(bool(set(s) & f) and bool(set(s) - f) for u, s in seqs.items() if u not in folds[0])
               for f in new_items]
@@ -661,13 +684,25 @@ def test_a_small_shop_is_fitted_on_more_folds_of_its_users_and_items_each_scored
     one = fit_shop(cat, seqs, users, replace(config, folds=1), encoder=HashEncoder(), progress=False)
     assert len(views) == 2 and one.manifest.data["held_out_users"] == 60
     assert one.manifest.data["held_out_items"] == 4 and one.manifest.data["item_case_users"] == takers[0]
+    # the new-item users are shared out over the folds of items, so their weights rest on more items than one
+    # fold's few: with room for 30 of them, 10 per fold and all three folds rather than one fold of 30
+    few = fit_shop(cat, seqs, users, replace(config, max_item_case_users=30), encoder=HashEncoder(), progress=False)
+    assert few.manifest.data["item_case_users"] == 30 and few.manifest.data["held_out_items"] == 12
     # the cases stay within FitConfig.max_cases: a fold is cut to the users whose cases fit
-    # (16 cases per user: 8 requests, with and without demographics; the second fold holds 500 // 16 users); a
-    # fold of items cut to the few cases left is not fitted
-    cap = one.manifest.data["cases"] + 60 * 16 + 500
+    # (16 cases per user: 8 requests, with and without demographics; the second fold holds 500 // 16 users)
+    item_cases = sum(len(fit_module._item_cases(seqs, fit_module.item_case_users(seqs, f, folds[0], 1000,
+                                                                                  config.seed), f))
+                     for f in new_items[1:])
+    cap = one.manifest.data["cases"] + item_cases + 60 * 16 + 500
     capped = fit_shop(cat, seqs, users, replace(config, max_cases=cap), encoder=HashEncoder(), progress=False)
     assert capped.manifest.data["held_out_users"] == 60 + 60 + 500 // 16
-    assert capped.manifest.data["cases"] == cap - 500 % 16 and capped.manifest.data["held_out_items"] == 4
+    assert capped.manifest.data["cases"] == cap - 500 % 16 and capped.manifest.data["held_out_items"] == 12
+    # a fold of items cut to the few cases left is not fitted, and nor is a fold of users
+    views.clear()
+    tight = fit_shop(cat, seqs, users, replace(config, max_cases=one.manifest.data["cases"] + 5),
+                     encoder=HashEncoder(), progress=False)
+    assert len(views) == 2 and tight.manifest.data["held_out_items"] == 4
+    assert tight.manifest.data["held_out_users"] == 60
 
 
 def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypatch, encoder):
@@ -713,7 +748,7 @@ def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(t
 
     cat, seqs, users = synthetic_shop(False)
     config = FitConfig(collab=None, max_holdout_users=200, holdout_share=0.5, min_cases=20, cold_item_share=0.25,
-                       max_item_case_users=60)
+                       max_item_case_users=60, folds=1)  # one share of users and items: the cases below
     shop = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False)
     held_users, held_items = split_holdout(cat, seqs, config)
     item_users = item_case_users(seqs, held_items, set(held_users), 60, config.seed)
@@ -777,7 +812,9 @@ def test_with_a_model_the_prior_is_fitted_on_every_held_out_user_and_the_model_w
     assert fitted.data["held_out_users"] == plain.data["held_out_users"] == (len(set(holdout[0]) | set(
         fit_module.split_holdout(cat, seqs, config)[0])) if listed else 120)
     assert plain.data["model_users"] == 0
-    assert fitted.data["model_users"] == len(scored) == 80  # 40 held-out cold-start users, 40 with new items
+    # 40 held-out cold-start users, and up to 40 users with new items of the first fold of items: its 60 with a
+    # list, 12 without one (the new-item users are shared over the folds of items)
+    assert fitted.data["model_users"] == len(scored) == 40 + (40 if listed else 60 // config.folds)
     assert set(fitted.weights) == set(plain.weights)
     earned = 0
     for t, tw in fitted.weights.items():

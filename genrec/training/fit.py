@@ -2,7 +2,8 @@
 
 `fit_shop` holds out a seeded share of the shop's users (their requests are the validation cases) and of its
 items with enough users (new-item cases), fits the signals (genrec.ranking.signals) on what is left (on a small
-shop, further shares of the users in turn, each with the signals fitted without it: FitConfig.folds), scores every
+shop, further shares of the users in turn, and on any shop further shares of the items, each with the signals
+fitted without it: FitConfig.folds), scores every
 held-out case's parts exactly (every item's value of every part, and with an adapter the model's exact
 log-probability of every item from one pass per prompt), and chooses the weights by coordinate ascent over a
 grid: first pooled over all cold-user requests, then for each request type (genrec.data.cases.request_type) with
@@ -90,7 +91,8 @@ class FitConfig:
     max_model_users: int = 150
     # Users whose new-item cases (new items alone; mixed in after a long history) are scored: as protocol B
     # draws them, users who took a held-out item, their other items staying in the training logs. Drawn apart
-    # from the held-out cold-start users, so these request types are fitted on many more cases.
+    # from the held-out cold-start users, so these request types are fitted on many more cases. Shared equally
+    # over the folds of items (`folds`), so their weights rest on several shares of items, not one share's few.
     max_item_case_users: int = 1000
     # Held-out users whose cold-start cases (without interests) are asked again with a sentence of free text
     # (genrec.data.cases.free_text_cases): the chat's requests, whose weights are chosen on these ("+text").
@@ -114,7 +116,8 @@ class FitConfig:
     # Requests for new items keep the searched blend only when it beats the best single part by this many
     # standard errors in NDCG@10 cross-validated over halves of the held-out items (the same bar; the standard
     # error counts the items as samples too, as the users rank the same few), else that part alone: a blend
-    # fitted to the few held-out items that hold most targets need not carry over.
+    # fitted to the few held-out items that hold most targets need not carry over. New items mixed into the old
+    # after a long history ("long"): the same bar, cross-validated over the users.
     search_gain_se: float = 2.0
     # ... over this many seeded partitions of the held-out items into halves (the blend must win on every half):
     # one partition's two halves are a small sample of items (benchmarks/results/synthetic_shops/README.md)
@@ -245,7 +248,10 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     held_set = set(held)
     # New items alone, and mixed into the whole catalog for returning users (a warm history longer than 3
     # items: request type "long"); a shorter one reads as a cold-start request, which protocol A's cases cover.
-    item_users = item_case_users(sequences, cold, held_set, config.max_item_case_users, config.seed)
+    # Each share of the items gets an equal part of the new-item users (when further shares are held out), so
+    # their weights rest on several shares' items rather than on one share's few.
+    per_fold = config.max_item_case_users if holdout else max(config.max_item_case_users // config.folds, 1)
+    item_users = item_case_users(sequences, cold, held_set, per_fold, config.seed)
     if as_model:
         model_users |= set(_sample(item_users, config.max_model_users, config.seed))
     item_cases = _item_cases(sequences, item_users, cold)
@@ -305,6 +311,27 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     scores = case_scores(signals, cases, model_rows)
     phases.mark("part scores")
     epochs = signals.learned.epochs if signals.learned is not None else None
+    # The same for new items: a small shop's first share of them (a 150-user shop: 3 to 25 items taken by 16 to
+    # 120 users) is too few to choose their weights on, so further disjoint shares of the items are held out in
+    # turn, each scored by signals fitted without it, while the new-item users and the cases stay in budget.
+    n_items, n_item_users = len(cold), len(item_users)
+    for fold_cold in (_more_folds(_holdable_items(catalog, sequences, config), cold, config, config.seed + 4)
+                      if holdout is None else []):
+        fold_cold = set(fold_cold)
+        if n_item_users >= config.max_item_case_users:
+            break
+        fold_users = item_case_users(sequences, fold_cold, held_set,
+                                     min(per_fold, config.max_item_case_users - n_item_users), config.seed)
+        fold_cases = _item_cases(sequences, fold_users, fold_cold)
+        kept, fold_cases = _within(fold_users, fold_cases, config.max_cases - len(cases))
+        # a fold that the case cap cuts to a sliver is not worth fitting the signals again (a 5,000-user shop)
+        if not kept or (len(kept) < len(fold_users) and len(fold_cases) < config.min_cases):
+            break
+        fold_users = kept
+        fold_signals = fit_signals(catalog, _training_view(sequences, held_set, fold_cold), users, collab,
+                                   collab_epochs=epochs, progress=progress, item_emb=item_emb)
+        scores.extend(case_scores(fold_signals, fold_cases))
+        cases, n_items, n_item_users = cases + fold_cases, n_items + len(fold_cold), n_item_users + len(fold_users)
     n_held = len(held)
     # held-out users given (`holdout`: a protocol's validation users, an adapter's) are the ones to fit on
     eligible_users = sorted(u for u, s in sequences.items() if len(s) > MAX_COLD_KNOWN)
@@ -319,27 +346,6 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
                                    collab_epochs=epochs, progress=progress, item_emb=item_emb)
         scores.extend(case_scores(fold_signals, fold_cases))
         cases, n_held = cases + fold_cases, n_held + len(fold_users)
-    # The same for new items: a small shop's first share of them (a 150-user shop: 3 to 25 items taken by 16 to
-    # 120 users) is too few to choose their weights on, so further disjoint shares of the items are held out in
-    # turn, each scored by signals fitted without it, while the new-item users and the cases stay in budget.
-    n_items, n_item_users = len(cold), len(item_users)
-    for fold_cold in (_more_folds(_holdable_items(catalog, sequences, config), cold, config, config.seed + 4)
-                      if holdout is None else []):
-        fold_cold = set(fold_cold)
-        if n_item_users >= config.max_item_case_users:
-            break
-        fold_users = item_case_users(sequences, fold_cold, held_set, config.max_item_case_users - n_item_users,
-                                     config.seed)
-        fold_cases = _item_cases(sequences, fold_users, fold_cold)
-        kept, fold_cases = _within(fold_users, fold_cases, config.max_cases - len(cases))
-        # a fold that the case cap cuts to a sliver is not worth fitting the signals again (a 5,000-user shop)
-        if not kept or (len(kept) < len(fold_users) and len(fold_cases) < config.min_cases):
-            break
-        fold_users = kept
-        fold_signals = fit_signals(catalog, _training_view(sequences, held_set, fold_cold), users, collab,
-                                   collab_epochs=epochs, progress=progress, item_emb=item_emb)
-        scores.extend(case_scores(fold_signals, fold_cases))
-        cases, n_items, n_item_users = cases + fold_cases, n_items + len(fold_cold), n_item_users + len(fold_users)
     users_idx = [i for i, c in enumerate(cases) if c.protocol == "A" and not c.setting.endswith(TEXT)]
     phases.mark("more folds")
 
@@ -366,11 +372,12 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         # were standardised is then only a starting point of the raw parts' search). New items are chosen over
         # halves of the items, the items counted as samples in the bars a blend must pass (weight_search._clear_gain):
         # their held-out users rank the same few items, and a blend that passed the users' bar trailed TF-IDF on the
-        # test's new items. Long histories (new items mixed into the old) are not: their one-part fallback lost as
-        # often as it won, within item-level noise (benchmarks/results/cross_fitting/items.md, last section).
+        # test's new items. Long histories (new items mixed into the old) are chosen over the users (over halves of
+        # the items their one-part fallback lost as often as it won), but their blend too must beat the best part
+        # alone with the items counted as samples (benchmarks/results/cross_fitting/items.md, last section).
         prior_ref = prior_only(ref)
         choice = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
-                                afresh=t == LONG or TEXT in t, by_items=t == NEW_ITEMS)
+                                afresh=t == LONG or TEXT in t, by_items=t == NEW_ITEMS, mixed=t == LONG)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
         held_out[t] = {"cases": len(idx), "ndcg@10": choice.ndcg,  # "pooled": where the search started (`ref`)

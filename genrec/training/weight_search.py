@@ -266,7 +266,7 @@ class Choice:
 
 
 def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, config: FitConfig, start: bool = True,
-                   afresh: bool = False, by_items: bool = False) -> Choice:
+                   afresh: bool = False, by_items: bool = False, mixed: bool = False) -> Choice:
     """One request type's weights on its cases `idx`. With too few cases, `ref` (the pooled weights). Else
     coordinate ascent from `ref` (`start`), or from the best single part (not `start`, or also that with
     `afresh`), kept over `ref` only when clearly better (FitConfig.min_gain_se); then the same without the
@@ -275,7 +275,9 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     (FitConfig.standardise_gain_se). `by_items` (requests for new items): cross-validated over halves of the
     items (FitConfig.item_partitions seeded partitions) instead of the users, and the search is kept only when
     it beats the best single part on every half and clearly overall (FitConfig.search_gain_se), else one part
-    alone (_new_items_part); those bars' standard errors count the items as samples too (_clear_gain)."""
+    alone (_new_items_part); those bars' standard errors count the items as samples too (_clear_gain). `mixed`
+    (new items mixed into the old after a long history): cross-validated over the users, and the search is kept
+    only when it beats the best single part clearly with the items counted as samples, else that part alone."""
     choice = Choice(ref, float(scores.ndcg(idx, ref[None])[0]))
     if len(idx) < config.min_cases:
         return _few_cases(scores, idx, choice, config)
@@ -299,22 +301,30 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     # fold of users and badly on other new items (a MovieLens-like shop: benchmarks/results/synthetic_shops/).
     # There the bars count the items as samples too (_clear_gain): a gain that a handful of items hold is not one
     # that carries over.
-    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items)
+    raw_cv = _cross_validated(choice.scores(scores), idx, config, begin, by_items, shares=mixed)
     if raw_cv is None:  # a fold too small: the same folds for the standardised parts
         return choice
     z = scores.view(demographic_words=choice.demographic_words, standardised=True)
-    z_cv = _cross_validated(z, idx, config, None, by_items)
+    z_cv = _cross_validated(z, idx, config, None, by_items, shares=mixed)
     choice = replace(choice, ndcg_cross_validated=float(raw_cv.values.mean()),
                      ndcg_standardised=float(z_cv.values.mean()))
     best_cv = raw_cv
     if _clear_gain(z_cv, raw_cv, config.standardise_gain_se, config.tolerance):
         w, s = coordinate_ascent(z, idx, config.grid, config.passes, config.tolerance)
         choice, best_cv = replace(choice, weights=w, ndcg=s, standardised=True), z_cv
-    if not by_items:
+    if not (by_items or mixed):
         return choice
     plain = scores.view(demographic_words=choice.demographic_words)  # one part ranks alike raw or standardised
-    one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0)
+    one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0, shares=mixed)
     choice = replace(choice, ndcg_one_part=float(one_cv.values.mean()))
+    if mixed:
+        # The targets are the held-out new items, which all these users rank, so a blend's gain over users alone
+        # can rest on a few items: on draws of a shop's new items the blend kept by the users' bar trailed the
+        # best part alone on the test's (benchmarks/results/cross_fitting/items.md, last section).
+        if _clear_gain(best_cv, one_cv, config.search_gain_se, config.tolerance):
+            return choice
+        w = coordinate_ascent(plain, idx, config.grid, 0, config.tolerance)[0]
+        return replace(choice, weights=w, ndcg=float(plain.ndcg(idx, w[None])[0]), standardised=False)
     # the blend must win on every half of the items: one that wins on some and loses on others has not shown
     # that it carries over to items it was not chosen on
     if _clear_gain(best_cv, one_cv, config.search_gain_se, config.tolerance) and all(
@@ -413,14 +423,15 @@ def _clear_gain(a: CrossValidated, b: CrossValidated, n_se: float, tolerance: fl
 
 
 def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, start: np.ndarray | None,
-                     by_items: bool = False, passes: int | None = None) -> CrossValidated | None:
+                     by_items: bool = False, passes: int | None = None, shares: bool = False
+                     ) -> CrossValidated | None:
     """Each case's NDCG@10 under the weights that coordinate ascent (from `start`; `passes`, default the
     config's; 0: the best single part) chose on the other fold of users (two folds, by a hash of the user), as
     a (1, cases) array; None when a fold has fewer than FitConfig.min_cases cases. `by_items`: the folds are
     halves of the items instead (FitConfig.item_partitions seeded partitions, CaseScores.item_fold): weights
     chosen on every case's items of one half score its items of the other, as a (2 x partitions, cases) array
     (row h: each case over its items of half h), with each case's shares of its targets; None when a half holds
-    the targets of fewer than min_cases cases."""
+    the targets of fewer than min_cases cases. Over users, `shares` keeps each case's split over its targets too."""
     passes = config.passes if passes is None else passes
     idx = np.asarray(idx)
     if by_items:
@@ -443,11 +454,17 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
     if min((fold == 0).sum(), (fold == 1).sum()) < config.min_cases:  # checked before any search
         return None
     out = np.zeros(len(idx))
+    split: list[dict[int, float]] = [{} for _ in idx]
     for f in (0, 1):
         train, test = idx[fold != f], fold == f
         w, _ = coordinate_ascent(scores, list(train), config.grid, passes, config.tolerance, start)
-        out[test] = scores.per_case(list(idx[test]), w[None])[0]
-    return CrossValidated(out[None])
+        if not shares:
+            out[test] = scores.per_case(list(idx[test]), w[None])[0]
+            continue
+        for col in np.nonzero(test)[0]:  # each case ranked once: its NDCG is its shares' sum
+            split[col] = scores.item_shares(idx[col], w)
+            out[col] = sum(split[col].values())
+    return CrossValidated(out[None], split if shares else None)
 
 
 def _clearly_better(scores: CaseScores, idx: Sequence[int], own: np.ndarray, pooled: np.ndarray, n_se: float) -> bool:
