@@ -311,9 +311,10 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     scores = case_scores(signals, cases, model_rows)
     phases.mark("part scores")
     epochs = signals.learned.epochs if signals.learned is not None else None
-    # The same for new items: a small shop's first share of them (a 150-user shop: 3 to 25 items taken by 16 to
-    # 120 users) is too few to choose their weights on, so further disjoint shares of the items are held out in
-    # turn, each scored by signals fitted without it, while the new-item users and the cases stay in budget.
+    # Further disjoint shares of the items are held out in turn, each scored by signals fitted without it, while
+    # the new-item users and the cases stay in budget, before the users' further folds take the cases left: one
+    # share's items are too few to choose new items' weights on (a 150-user shop: 3 to 25 items taken by 16 to 120
+    # users; a 943-user shop: 160 items, which parts lead on them mostly which items were drawn).
     n_items, n_item_users = len(cold), len(item_users)
     for fold_cold in (_more_folds(_holdable_items(catalog, sequences, config), cold, config, config.seed + 4)
                       if holdout is None else []):
@@ -333,7 +334,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         scores.extend(case_scores(fold_signals, fold_cases))
         cases, n_items, n_item_users = cases + fold_cases, n_items + len(fold_cold), n_item_users + len(fold_users)
     n_held = len(held)
-    # held-out users given (`holdout`: a protocol's validation users, an adapter's) are the ones to fit on
+    # The same for the users (a small shop's one share gives each request type too few cases); held-out users
+    # given (`holdout`: a protocol's validation users, an adapter's) are the ones to fit on
     eligible_users = sorted(u for u, s in sequences.items() if len(s) > MAX_COLD_KNOWN)
     for fold_users in _more_folds(eligible_users, held_set, config, config.seed + 3) if holdout is None else []:
         # the fold's users within the budgets of users and cases
