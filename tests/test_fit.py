@@ -180,6 +180,34 @@ def test_coordinate_ascent_starts_from_the_best_single_part_and_never_ends_below
     assert PARTS.index("budget") not in live  # no budgets in the logs: never searched
 
 
+def test_cases_are_ranked_in_batches_as_each_alone_ties_in_catalog_order(monkeypatch):
+    from genrec.evaluation.metrics import ndcg_at_k
+
+    rng = np.random.default_rng(5)
+    parts, allowed, hits = [], [], []
+    for n in range(60):  # over 3 to 40 items, some cases without targets, the two best alike in each
+        width = int(rng.choice([3, 12, 40]))
+        m = rng.normal(size=(len(PARTS), width))
+        m[:, 1] = m[:, 0] = 10.0  # a tie at the top: the item first in the catalog ranks first
+        hit = rng.random(width) < (0.0 if n % 7 == 0 else 0.2)
+        parts.append(m)
+        allowed.append(np.ones(width, dtype=bool))
+        hits.append(hit)
+    scores = CaseScores.of_parts(parts, allowed, hits)
+    weights = rng.choice([0.0, 0.5, 1.0, 4.0], size=(6, len(PARTS)))
+    idx = list(range(len(parts)))
+    got = scores.per_case(idx, weights)
+    for g, w in enumerate(weights):
+        for i in idx:
+            s = w @ parts[i].astype(np.float32)
+            order = np.lexsort((np.arange(len(s)), -s))  # best first, ties in catalog order
+            want = ndcg_at_k([str(j) for j in order], {str(j) for j in np.flatnonzero(hits[i])}, 10)
+            assert got[g, i] == pytest.approx(want, abs=1e-12)
+    assert not got[:, ::7].any() and got.any()
+    monkeypatch.setattr(CaseScores, "BATCH_VALUES", 50)  # a few cases per batch: the same values
+    assert np.array_equal(scores.per_case(idx, weights), got)
+
+
 def test_fit_standardises_the_parts_only_where_their_scales_say_nothing_of_how_sure_they_are():
     """Two parts, each the target's signal plus noise. In one shop the text part's scale swings from case to case
     (x0.01..x100) and says nothing of how sure it is: a fixed mix of raw parts lets one part drown the other,

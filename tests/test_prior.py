@@ -187,3 +187,16 @@ def test_content_baselines_are_the_priors_parts_alone(encoder):
     for r, p in enumerate(profiles):
         parts = prior.components(p, [cat.get(x.item_id) for x in p.recent_items])
         assert np.allclose(lexical[r], parts["lexical"]) and np.allclose(text[r], parts["text"])
+
+
+def test_lexical_queries_vectorised_ahead_score_as_when_vectorised_one_at_a_time():
+    from genrec.ranking.content import LexicalIndex
+
+    cat = Catalog([Item("a", "green tea leaves"), Item("b", "black tea bags"), Item("c", "blue wool socks")])
+    index, fresh = LexicalIndex(cat), LexicalIndex(cat)
+    texts = ["tea", "wool socks ; green tea", "nothing known"]
+    index.prime(texts + ["tea"])
+    assert set(index._primed) == set(texts)
+    for t in texts + ["socks"]:  # the last was not primed
+        assert np.array_equal(index.scores([t]), fresh.scores([t]))
+    assert np.array_equal(index.scores(texts), fresh.scores(texts))

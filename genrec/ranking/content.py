@@ -31,10 +31,23 @@ class LexicalIndex:
 
         self.vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
         self.items = self.vectorizer.fit_transform([it.text(1000) for it in catalog])
+        self._primed: dict = {}  # text -> its TF-IDF row, for texts given to prime()
+
+    def prime(self, texts: Sequence[str]) -> None:
+        """Vectorise these texts in one call and keep their rows for scores(): a fit scores thousands of held-out
+        requests one at a time, and the vectoriser's cost per call, not per text, dominated that
+        (benchmarks/results/fit_cost.md). Rows do not depend on the texts beside them, so scores are unchanged."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._primed]
+        if todo:
+            self._primed.update(zip(todo, self.vectorizer.transform(todo)))
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """(texts, items) cosine similarities."""
-        return (self.vectorizer.transform(texts) @ self.items.T).toarray()
+        if len(texts) == 1 and texts[0] in self._primed:
+            query = self._primed[texts[0]]
+        else:
+            query = self.vectorizer.transform(texts)
+        return (query @ self.items.T).toarray()
 
 
 def text_scores(item_emb: np.ndarray, encoder, catalog: Catalog, profiles: Sequence[UserProfile],

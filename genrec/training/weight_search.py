@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ..data.cases import Case, request_type
 from ..evaluation import metrics
 from ..evaluation.stats import paired_t_p, standard_error, two_way_clustered_p
+from ..ranking.content import profile_text
 from ..ranking.contract import CatalogMask
 from ..ranking.prior import COMPONENTS, ItemPrior, PriorWeights, z_stats
 from ..ranking.shop import TypeWeights
@@ -27,14 +28,17 @@ PARTS = ("model",) + COMPONENTS
 OWN_TEXT = ("text", "nearest", "lexical", "interest")  # parts that score a new item by its own text alone
 UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the PriorWeights default
 DISCOUNT = 1.0 / np.log2(np.arange(2, 12))  # NDCG@10's discount of ranks 1..10
+IDEAL = np.array([DISCOUNT[:n].sum() for n in range(11)])  # NDCG@10's ideal gain with n targets
 
 
 def _top10(score: np.ndarray) -> np.ndarray:
-    """Each row's 10 best columns (fewer where there are fewer), best first, ties in column (catalog) order."""
-    take = min(10, score.shape[1])
-    top = np.argpartition(-score, take - 1, axis=1)[:, :take]
-    keys = np.take_along_axis(score, top, 1)
-    return np.take_along_axis(top, np.lexsort((top, -keys), axis=1), 1)
+    """Each row's 10 best columns (last axis; fewer where there are fewer), best first, ties in column (catalog)
+    order; of several columns tied for 10th place, the one argpartition selects gets in (as everywhere genrec
+    takes a top 10: metrics.ndcg_of_scores, the baselines)."""
+    take = min(10, score.shape[-1])
+    top = np.argpartition(-score, take - 1, axis=-1)[..., :take]
+    keys = np.take_along_axis(score, top, -1)
+    return np.take_along_axis(top, np.lexsort((top, -keys), axis=-1), -1)
 
 
 class CaseScores:
@@ -64,9 +68,13 @@ class CaseScores:
         ids = np.array([it.item_id for it in catalog])
         self.ids = ids.tolist()
         worded = self.WORDED
+        recents = [[catalog.get(r.item_id) for r in c.profile.recent_items] for c in cases]
+        if prior.tfidf is not None:  # every case's lexical query (with and without the occupation) in one call
+            prior.tfidf.prime([profile_text(p, r) for c, r in zip(cases, recents)
+                               for p in (c.profile, replace(c.profile, occupation=None))])
         for n, c in enumerate(tqdm(cases, desc="scoring held-out cases", unit="case", disable=not progress)):
             allowed = mask.allowed(c.filters, c.profile)
-            recent = [catalog.get(r.item_id) for r in c.profile.recent_items]
+            recent = recents[n]
             m = np.zeros((len(PARTS), len(catalog)), dtype=np.float32)
             if model_rows is not None and model_rows[n] is not None:
                 m[0] = np.where(allowed, model_rows[n], 0.0)
@@ -186,16 +194,28 @@ class CaseScores:
         return [p for p in np.nonzero(live)[0] if PARTS[p] not in UNSEARCHED]
 
     def per_case(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
-        """NDCG@10 of each case `idx` (columns) for each row of `weights` (grid, parts); ties in catalog order."""
+        """NDCG@10 of each case `idx` (columns) for each row of `weights` (grid, parts); ties in catalog order.
+        Cases over as many items are ranked together, in one product and one top-10 per batch: case by case, a
+        small catalog's search spent most of its time in numpy's per-call overhead (benchmarks/results/fit_cost.md)."""
         out = np.zeros((len(weights), len(idx)))
+        batches: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
         for col, i in enumerate(idx):
-            m, hit, items = self.columns(i)
-            n_rel = int(hit.sum())
-            if not n_rel or not len(items):
-                continue
-            top = _top10(weights @ m)
-            out[:, col] = hit[top] @ DISCOUNT[:top.shape[1]] / DISCOUNT[:min(n_rel, 10)].sum()
+            m, hit, _ = self.columns(i)
+            if hit.any():  # a case without targets (or items) scores 0
+                batches.setdefault(len(hit), []).append((col, m, hit))
+        for width, batch in batches.items():
+            step = max(1, self.BATCH_VALUES // (width * len(weights)))
+            for at in range(0, len(batch), step):
+                cols, ms, hits = zip(*batch[at:at + step])
+                hits = np.stack(hits)
+                top = _top10(weights @ np.stack(ms))  # (cases, grid, 10)
+                gained = np.take_along_axis(hits[:, None, :], top, 2) @ DISCOUNT[:top.shape[2]]
+                ideal = IDEAL[np.minimum(hits.sum(1), 10)]
+                out[:, list(cols)] = (gained / ideal[:, None]).T
         return out
+
+    BATCH_VALUES = 200_000  # scores held at once by per_case (cases x grid x items): 1.6 MB of float64, which
+    # stays in cache; batches of 32 MB were slower than case by case on a 1,682-item catalog
 
     def item_shares(self, i: int, weights: np.ndarray) -> dict[int, float]:
         """Case i's NDCG@10 under `weights` (parts) split over its targets in this view (catalog row -> share;
@@ -356,8 +376,9 @@ def _new_items_part(scores: CaseScores, idx: Sequence[int], config: FitConfig) -
 
 
 def _alone(scores: CaseScores, idx: Sequence[int], weights: np.ndarray) -> CrossValidated:
-    """Each case's in-sample NDCG@10 under `weights` with its split over the case's targets (a part alone has
-    nothing fitted to cross-validate); each case ranked once, its NDCG the sum of its shares."""
+    """Each case's NDCG@10 under `weights` with its split over the case's targets (in-sample for a part alone,
+    which has nothing fitted to cross-validate; a fold's cases under the other fold's weights in
+    _cross_validated); each case ranked once, its NDCG the sum of its shares."""
     shares = [scores.item_shares(i, weights) for i in idx]
     return CrossValidated(np.array([[sum(s.values()) for s in shares]]), shares)
 
@@ -456,14 +477,15 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
     out = np.zeros(len(idx))
     split: list[dict[int, float]] = [{} for _ in idx]
     for f in (0, 1):
-        train, test = idx[fold != f], fold == f
+        train, test = idx[fold != f], np.nonzero(fold == f)[0]
         w, _ = coordinate_ascent(scores, list(train), config.grid, passes, config.tolerance, start)
         if not shares:
             out[test] = scores.per_case(list(idx[test]), w[None])[0]
             continue
-        for col in np.nonzero(test)[0]:  # each case ranked once: its NDCG is its shares' sum
-            split[col] = scores.item_shares(idx[col], w)
-            out[col] = sum(split[col].values())
+        scored = _alone(scores, list(idx[test]), w)
+        out[test] = scored.values[0]
+        for col, case in zip(test, scored.shares):
+            split[col] = case
     return CrossValidated(out[None], split if shares else None)
 
 
