@@ -580,6 +580,19 @@ def test_fit_chooses_weights_for_free_text_requests_on_held_out_sentences():
     assert w.prior.lexical + w.prior.text > 0
 
 
+def test_request_types_searched_on_threads_get_the_weights_they_get_one_at_a_time():
+    cat, seqs, users = synthetic_shop(True, n_users=200)
+    one, many = (fit_shop(cat, seqs, users, replace(FAST, search_threads=n), encoder=HashEncoder(), progress=False)
+                 for n in (1, 4))
+    assert any(t.endswith("+text") for t in one.manifest.weights)  # types that start from others' weights
+    assert list(one.manifest.held_out) == list(many.manifest.held_out) == sorted(one.manifest.held_out, key=(
+        lambda t: (t != DEFAULT, t)))
+    assert one.manifest.held_out == many.manifest.held_out
+    assert one.manifest.to_dict()["weights"] == many.manifest.to_dict()["weights"]
+    with pytest.raises(GenrecError, match="search_threads"):
+        FitConfig(search_threads=0)
+
+
 def test_request_type_reads_what_a_request_gives():
     assert request_type(UserProfile(), False) == "k0"
     assert request_type(UserProfile(free_text="tea", interests=["x"], gender="f"), False) == \

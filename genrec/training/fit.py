@@ -26,6 +26,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -55,6 +56,7 @@ from ..ranking.signals import fit_signals
 from .weight_search import (
     PARTS,
     CaseScores,
+    Choice,
     choose_model_weight,
     choose_weights,
     coordinate_ascent,
@@ -134,6 +136,7 @@ class FitConfig:
     # held-out users is kept. The default tries the text map with hidden IDs (new items scored by their text).
     collab_alternatives: tuple[CollabConfig, ...] = (CollabConfig(text=True, id_dropout=0.25),)
     seed: int = 2024
+    search_threads: int = 2  # request types searched at once (threads; the same weights for any number)
 
     def __post_init__(self):
         if not 0 < self.holdout_share < 1 or not 0 <= self.cold_item_share < 1:
@@ -144,7 +147,8 @@ class FitConfig:
         if not self.grid or min(self.grid) < 0 or 0.0 not in self.grid:
             raise GenrecError(f"grid must hold 0 and values >= 0, got {self.grid!r}")
         for name in ("folds", "max_holdout_users", "max_cases", "max_model_users", "max_item_case_users",
-                     "max_text_users", "min_item_users", "passes", "min_cases", "pool", "item_partitions"):
+                     "max_text_users", "min_item_users", "passes", "min_cases", "pool", "item_partitions",
+                     "search_threads"):
             if getattr(self, name) < 1:
                 raise GenrecError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)!r}")
 
@@ -363,11 +367,16 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         pooled, held_out[DEFAULT]["model"] = choose_model_weight(scores, [i for i in users_idx if scored[i]],
                                                                  pooled, 0.0, config)
     weights, chosen = {DEFAULT: to_type_weights(pooled)}, {}
-    # sorted: "k3" comes before "long", whose search starts from it (a longer history of known items), and each
-    # type before the same with free text, whose search starts from it
-    for t in tqdm(sorted(by_type), desc="weights per request type", disable=not progress):
+
+    def start_of(t: str) -> str:  # the type whose weights a type's search starts from (pooled where none)
+        return "k3" if t == LONG else t.replace(TEXT, "")
+
+    def wave(t: str) -> int:  # after the type it starts from
+        return 0 if start_of(t) == t or start_of(t) not in by_type else wave(start_of(t)) + 1
+
+    def fit_type(t: str) -> tuple[Choice, dict]:  # one request type's weights and held-out record
         idx = by_type[t]
-        ref = chosen.get("k3", pooled) if t == LONG else chosen.get(t.replace(TEXT, ""), pooled)
+        ref = chosen.get(start_of(t), pooled)
         # new items start afresh (the pooled weights are about old items); a long history's targets are new
         # items, unlike the cases of `ref`, and free text says what to take more than any other part of a
         # request, so these also try afresh (as every type does with standardised parts; a `ref` whose parts
@@ -382,21 +391,35 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
                                 afresh=t == LONG or TEXT in t, by_items=t == NEW_ITEMS, mixed=t == LONG)
         live = scores.live_parts(idx)
         alone = scores.ndcg(idx, np.eye(len(PARTS))[live]) if live else []
-        held_out[t] = {"cases": len(idx), "ndcg@10": choice.ndcg,  # "pooled": where the search started (`ref`)
-                       "pooled_ndcg@10": float(scores.ndcg(idx, prior_ref[None])[0]),
-                       "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
+        record = {"cases": len(idx), "ndcg@10": choice.ndcg,  # "pooled": where the search started (`ref`)
+                  "pooled_ndcg@10": float(scores.ndcg(idx, prior_ref[None])[0]),
+                  "alone": {PARTS[p]: float(v) for p, v in zip(live, alone)}}
         for key, value in (("ndcg@10_without_demographic_words", choice.ndcg_without_demographic_words),
                            ("cross_validated_ndcg@10", choice.ndcg_cross_validated),
                            ("cross_validated_ndcg@10_standardised", choice.ndcg_standardised),
                            ("cross_validated_ndcg@10_one_part", choice.ndcg_one_part)):
             if value is not None:
-                held_out[t][key] = value
+                record[key] = value
         if with_model:  # with too few scored cases, `ref`'s model weight
-            w, held_out[t]["model"] = choose_model_weight(choice.scores(scores), [i for i in idx if scored[i]],
-                                                          choice.weights, ref[0], config)
+            w, record["model"] = choose_model_weight(choice.scores(scores), [i for i in idx if scored[i]],
+                                                     choice.weights, ref[0], config)
             choice = replace(choice, weights=w)
-        chosen[t] = choice.weights
-        weights[t] = choice.type_weights()
+        return choice, record
+
+    # Each type's search reads only the cases and the weights it starts from, so the types run in waves, each
+    # after the one holding where its searches start, and within a wave on threads: numpy ranks outside the GIL
+    # (benchmarks/results/fit_cost.md).
+    bar = tqdm(total=len(by_type), desc="weights per request type", disable=not progress)
+    done: dict[str, tuple[Choice, dict]] = {}
+    with ThreadPoolExecutor(max_workers=config.search_threads) as pool:
+        for n in range(max(map(wave, by_type), default=-1) + 1):
+            these = [t for t in sorted(by_type) if wave(t) == n]
+            for t, result in zip(these, pool.map(fit_type, these)):
+                done[t], chosen[t] = result, result[0].weights
+                bar.update()
+    bar.close()
+    for t in sorted(done):  # the manifest lists the types in one order however the searches ran
+        weights[t], held_out[t] = done[t][0].type_weights(), done[t][1]
     phases.mark("weight search")
     full = fit_signals(catalog, sequences, users, collab, collab_epochs=epochs, progress=progress,
                        item_emb=item_emb)
