@@ -62,6 +62,7 @@ from .weight_search import (
     coordinate_ascent,
     prior_only,
     to_type_weights,
+    wordings,
 )
 
 log = logging.getLogger(__name__)
@@ -374,6 +375,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     def wave(t: str) -> int:  # after the type it starts from
         return 0 if start_of(t) == t or start_of(t) not in by_type else wave(start_of(t)) + 1
 
+    waves = {t: wave(t) for t in by_type}
+
     def fit_type(t: str) -> tuple[Choice, dict]:  # one request type's weights and held-out record
         idx = by_type[t]
         ref = chosen.get(start_of(t), pooled)
@@ -412,8 +415,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     bar = tqdm(total=len(by_type), desc="weights per request type", disable=not progress)
     done: dict[str, tuple[Choice, dict]] = {}
     with ThreadPoolExecutor(max_workers=config.search_threads) as pool:
-        for n in range(max(map(wave, by_type), default=-1) + 1):
-            these = [t for t in sorted(by_type) if wave(t) == n]
+        for n in range(max(waves.values(), default=-1) + 1):
+            these = [t for t in sorted(by_type) if waves[t] == n]
             for t, result in zip(these, pool.map(fit_type, these)):
                 done[t], chosen[t] = result, result[0].weights
                 bar.update()
@@ -477,7 +480,7 @@ def _case_texts(cases: Sequence[Case]) -> list[str]:
     occupation where it has one: CaseScores scores both)."""
     texts = {}
     for c in cases:
-        for p in (c.profile, replace(c.profile, occupation=None)) if c.profile.occupation else (c.profile,):
+        for p in wordings(c.profile):
             words = "; ".join(profile_words(p))
             if words:
                 texts[words] = None

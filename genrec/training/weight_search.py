@@ -14,6 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.cases import Case, request_type
+from ..data.profile import UserProfile
 from ..evaluation import metrics
 from ..evaluation.stats import paired_t_p, standard_error, two_way_clustered_p
 from ..ranking.content import profile_text
@@ -29,6 +30,12 @@ OWN_TEXT = ("text", "nearest", "lexical", "interest")  # parts that score a new 
 UNSEARCHED = ("budget",)  # shops' logs hold no budgets: its weight stays at the PriorWeights default
 DISCOUNT = 1.0 / np.log2(np.arange(2, 12))  # NDCG@10's discount of ranks 1..10
 IDEAL = np.array([DISCOUNT[:n].sum() for n in range(11)])  # NDCG@10's ideal gain with n targets
+
+
+def wordings(profile: UserProfile) -> tuple[UserProfile, ...]:
+    """The profile as the text and lexical parts read it: as given and, where it has an occupation, without it
+    (CaseScores scores both, so a fit can tell whether the occupation's words help)."""
+    return (profile, replace(profile, occupation=None)) if profile.occupation else (profile,)
 
 
 def _top10(score: np.ndarray) -> np.ndarray:
@@ -69,9 +76,8 @@ class CaseScores:
         self.ids = ids.tolist()
         worded = self.WORDED
         recents = [[catalog.get(r.item_id) for r in c.profile.recent_items] for c in cases]
-        if prior.tfidf is not None:  # every case's lexical query (with and without the occupation) in one call
-            prior.tfidf.prime([profile_text(p, r) for c, r in zip(cases, recents)
-                               for p in (c.profile, replace(c.profile, occupation=None))])
+        if prior.tfidf is not None:  # every case's lexical queries in one call
+            prior.tfidf.prime([profile_text(p, r) for c, r in zip(cases, recents) for p in wordings(c.profile)])
         for n, c in enumerate(tqdm(cases, desc="scoring held-out cases", unit="case", disable=not progress)):
             allowed = mask.allowed(c.filters, c.profile)
             recent = recents[n]
@@ -337,20 +343,17 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     plain = scores.view(demographic_words=choice.demographic_words)  # one part ranks alike raw or standardised
     one_cv = _cross_validated(plain, idx, config, None, by_items, passes=0, shares=mixed)
     choice = replace(choice, ndcg_one_part=float(one_cv.values.mean()))
-    if mixed:
-        # The targets are the held-out new items, which all these users rank, so a blend's gain over users alone
-        # can rest on a few items: on draws of a shop's new items the blend kept by the users' bar trailed the
-        # best part alone on the test's (benchmarks/results/cross_fitting/items.md, last section).
-        if _clear_gain(best_cv, one_cv, config.search_gain_se, config.tolerance):
-            return choice
-        w = coordinate_ascent(plain, idx, config.grid, 0, config.tolerance)[0]
-        return replace(choice, weights=w, ndcg=float(plain.ndcg(idx, w[None])[0]), standardised=False)
-    # the blend must win on every half of the items: one that wins on some and loses on others has not shown
-    # that it carries over to items it was not chosen on
-    if _clear_gain(best_cv, one_cv, config.search_gain_se, config.tolerance) and all(
-            best_cv.values.sum(1) > one_cv.values.sum(1)):
+    # The blend must beat the best part alone clearly, the items counted as samples: the targets are the held-out
+    # new items, which all these users rank, so a gain over users alone can rest on a few items (on draws of a
+    # shop's new items the blend kept by the users' bar trailed the best part alone on the test's:
+    # benchmarks/results/cross_fitting/items.md, last section). New items alone must also win on every half of the
+    # items: one that wins on some and loses on others has not shown that it carries over to items it was not
+    # chosen on.
+    if _clear_gain(best_cv, one_cv, config.search_gain_se, config.tolerance) and (
+            mixed or all(best_cv.values.sum(1) > one_cv.values.sum(1))):
         return choice
-    w = _new_items_part(plain, idx, config)
+    w = coordinate_ascent(plain, idx, config.grid, 0, config.tolerance)[0] if mixed else _new_items_part(
+        plain, idx, config)
     return replace(choice, weights=w, ndcg=float(plain.ndcg(idx, w[None])[0]), standardised=False)
 
 
