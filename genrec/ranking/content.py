@@ -31,6 +31,9 @@ class LexicalIndex:
 
         self.vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
         self.items = self.vectorizer.fit_transform([it.text(1000) for it in catalog])
+        # (terms, items) in CSR, made once: a CSC transpose is converted to CSR by every product, which was most of
+        # a fit's lexical scoring (benchmarks/results/fit_cost.md)
+        self._by_term = self.items.T.tocsr()
         self._primed: dict = {}  # text -> its TF-IDF row, for texts given to prime()
 
     def prime(self, texts: Sequence[str]) -> None:
@@ -47,7 +50,7 @@ class LexicalIndex:
             query = self._primed[texts[0]]
         else:
             query = self.vectorizer.transform(texts)
-        return (query @ self.items.T).toarray()
+        return (query @ self._by_term).toarray()
 
 
 def text_scores(item_emb: np.ndarray, encoder, catalog: Catalog, profiles: Sequence[UserProfile],
