@@ -208,6 +208,51 @@ def test_cases_are_ranked_in_batches_as_each_alone_ties_in_catalog_order(monkeyp
     assert np.array_equal(scores.per_case(idx, weights), got)
 
 
+def test_a_top_10_takes_the_first_items_in_the_catalog_of_those_tied_for_its_last_places():
+    from genrec.training.weight_search import _top10
+
+    score = np.array([[0.0, 5.0, 1.0, 1.0, 0.0, 1.0] + [0.0] * 40, [3.0] * 46])
+    assert _top10(score).tolist() == [[1, 2, 3, 5, 0, 4, 6, 7, 8, 9], list(range(10))]
+    rng = np.random.default_rng(0)
+    many = rng.integers(0, 3, size=(50, 7, 30)).astype(float)  # ties everywhere, a batch of cases x weights
+    want = np.lexsort((np.broadcast_to(np.arange(30), many.shape), -many), axis=-1)[..., :10]
+    assert np.array_equal(_top10(many), want)
+
+
+def test_dropping_the_items_no_weights_can_rank_in_a_top_10_changes_no_score_in_any_view():
+    """CaseScores keeps only the items that some weights >= 0 can put in a case's top 10 (or in the top 10 of
+    their half of the catalog): the search ranks a tenth of the items and must score every weighting, view and
+    split over targets as over all of them."""
+    rng = np.random.default_rng(1)
+    n, parts, hits = 300, [], []
+    for c in range(40):
+        m, appeal = np.zeros((len(PARTS), n)), rng.normal(size=n)  # parts that agree in part, as a shop's do
+        for p in rng.choice(np.arange(1, len(PARTS)), 4, replace=False):
+            sparse = rng.random() < 0.4  # mostly zeros, as the lexical and interest parts: ties at 0
+            m[p] = (appeal + rng.normal(size=n)) * (rng.random(n) < 0.05 if sparse else 1.0)
+        m[0] = rng.normal(size=n) if c % 2 else 0.0  # the model scored half the cases
+        m[:, 7] = m[:, 3]  # an item equal to an earlier one on every part
+        parts.append(np.round(m, 1))  # more ties
+        hits.append(rng.random(n) < (0.0 if c % 9 == 0 else 0.03))
+    allowed = [rng.random(n) < 0.9 for _ in parts]
+    pruned = CaseScores.of_parts(parts, allowed, hits)
+    full = CaseScores.of_parts(parts, allowed, hits, contenders=False)
+    assert np.mean([len(k) for k in pruned.items]) < 0.6 * np.mean([len(k) for k in full.items])
+    idx = list(range(len(parts)))
+    weights = rng.choice([0.0, 0.25, 1.0, 4.0, 64.0], size=(12, len(PARTS)))
+    weights[:len(PARTS)] = np.eye(len(PARTS))  # each part alone: ties at 0 fill its top 10
+    for view in ({}, {"standardised": True}, {"model_on": True}, {"item_half": 0}, {"item_half": 5},
+                 {"item_half": 3, "standardised": True}):
+        a, b = pruned.view(**view), full.view(**view)
+        assert np.array_equal(a.per_case(idx, weights), b.per_case(idx, weights)), view
+        assert a.live_parts(idx) == b.live_parts(idx)
+        assert all(a.item_shares(i, weights[-1]) == b.item_shares(i, weights[-1]) for i in idx)
+    assert pruned.per_case(idx, weights).any()
+    with pytest.raises(ValueError, match="half"):  # a case kept for whole requests is not ranked on halves
+        CaseScores.of_parts(parts[:1], allowed[:1], hits[:1], item_partitions=1).view(item_half=2).per_case(
+            [0], weights)
+
+
 def test_fit_standardises_the_parts_only_where_their_scales_say_nothing_of_how_sure_they_are():
     """Two parts, each the target's signal plus noise. In one shop the text part's scale swings from case to case
     (x0.01..x100) and says nothing of how sure it is: a fixed mix of raw parts lets one part drown the other,

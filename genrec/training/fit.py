@@ -311,7 +311,7 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         if texts := _case_texts(these):  # in one batched call: case by case, the encoder ran on one text at a time
             cached.encode(texts)
         prior = ItemPrior(catalog, item_emb, cached, PriorWeights(), lexical_index=True, **fitted.prior_kwargs())
-        return CaseScores(prior, mask, these, rows, config.exact_items, config.pool, progress)
+        return CaseScores(prior, mask, these, rows, config.exact_items, config.pool, progress, config.item_partitions)
 
     scores = case_scores(signals, cases, model_rows)
     phases.mark("part scores")

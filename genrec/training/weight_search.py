@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.cases import Case, request_type
+from ..data.cases import NEW_ITEMS, Case, request_type
 from ..data.profile import UserProfile
 from ..evaluation import metrics
 from ..evaluation.stats import paired_t_p, standard_error, two_way_clustered_p
@@ -40,12 +40,47 @@ def wordings(profile: UserProfile) -> tuple[UserProfile, ...]:
 
 def _top10(score: np.ndarray) -> np.ndarray:
     """Each row's 10 best columns (last axis; fewer where there are fewer), best first, ties in column (catalog)
-    order; of several columns tied for 10th place, the one argpartition selects gets in (as everywhere genrec
-    takes a top 10: metrics.ndcg_of_scores, the baselines)."""
+    order, also for the last places: of several columns tied for 10th place, the first ones get in. So a top 10
+    depends on the scores alone, not on which other columns are there: what lets CaseScores drop the columns that
+    cannot get in (_contenders) and rank the rest as before."""
     take = min(10, score.shape[-1])
     top = np.argpartition(-score, take - 1, axis=-1)[..., :take]
+    kth = np.take_along_axis(score, top, -1).min(-1)
+    tied = (score >= kth[..., None]).sum(-1) > take  # argpartition picked among the columns tied for the last place
+    if tied.any():
+        sub, at_kth = score[tied], kth[tied][:, None]
+        above, level = sub > at_kth, sub == at_kth
+        first = np.cumsum(level, -1) <= take - above.sum(-1, keepdims=True)
+        top[tied] = np.nonzero(above | (level & first))[1].reshape(-1, take)
     keys = np.take_along_axis(score, top, -1)
     return np.take_along_axis(top, np.lexsort((top, -keys), axis=-1), -1)
+
+
+PIVOTS = 128  # items each column is checked against by _contenders: more prune more, each costs n comparisons
+
+
+def _contenders(rows: np.ndarray, sides: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Which columns (items, in catalog order) of `rows` (a case's part values, every reading of them) any
+    weighting with weights >= 0 can put in the top 10: a column that 10 columns before it in the catalog match or
+    beat on every row ranks below all ten under any such weights (ties go to the first in the catalog, _top10),
+    as z-scores too (a rising map of each row). Checked against the PIVOTS columns highest on all rows together,
+    so a few columns that cannot get in stay: exact, not minimal. `sides`: each column's half of the catalog in
+    partitions that views rank alone (CaseScores.item_fold); a column stays where fewer than 10 columns of its own
+    half beat it. A held-out case's top 10s are mostly fought over by a tenth of the catalog's items
+    (benchmarks/results/fit_cost.md); the weight search ranks only those."""
+    n = rows.shape[1]
+    if n <= 10:
+        return np.ones(n, dtype=bool)
+    rows = rows[np.ptp(rows, axis=1) > 0]  # a constant row ranks nothing
+    low, span = rows.min(1, keepdims=True), np.ptp(rows, axis=1, keepdims=True)
+    pivots = np.sort(np.argpartition(-((rows - low) / span).sum(0), min(PIVOTS, n) - 1)[:PIVOTS])
+    beaten = pivots[:, None] < np.arange(n)[None, :]  # (pivots, columns): pivot before the column and >= on all rows
+    for row in rows:
+        beaten &= row[pivots, None] >= row[None, :]
+    keep = beaten.sum(0) < 10
+    for side in sides:
+        keep |= (beaten & (side[pivots, None] == side[None, :])).sum(0) < 10
+    return keep
 
 
 class CaseScores:
@@ -58,8 +93,15 @@ class CaseScores:
     part searched too."""
 
     def __init__(self, prior: ItemPrior | None, mask: CatalogMask | None, cases: list[Case], model_rows=None,
-                 exact_items: int = 3000, pool: int = 200, progress: bool = True):
+                 exact_items: int = 3000, pool: int = 200, progress: bool = True, item_partitions: int = 3):
         self.cases, self.items, self.parts, self.hits, self.types = cases, [], [], [], []
+        self.targets: list[np.ndarray] = []  # case -> catalog rows of its allowed targets, kept items or not
+        # case -> whether each row (PARTS, then alt's) is non-zero over its items, raw and standardised: the parts
+        # a search may move, as they were before the items that cannot reach a top 10 were dropped
+        self.live: list[tuple[np.ndarray, np.ndarray]] = []
+        # case -> the partitions of the catalog into halves (item_fold) whose halves it may rank alone (None: any):
+        # the items dropped from new-item cases are those that cannot reach the top 10 of their own half either
+        self.halves: list[int | None] = []
         self.alt: dict[int, np.ndarray] = {}  # case -> its text and lexical rows without the occupation
         # case -> mean and deviation of each row over its allowed items (the prior's rows; then alt's)
         self.stats: list[tuple[np.ndarray, np.ndarray]] = []
@@ -91,18 +133,20 @@ class CaseScores:
                 alt = np.zeros((len(worded), len(catalog)), dtype=np.float32)
                 for name, v in prior.components(c.profile, recent, ("text", "lexical"), False).items():
                     alt[worded.index(PARTS.index(name))] = v
-            self._add(m, alt, allowed, np.isin(ids, list(c.targets)), exact_items, pool)
             self.types.append(request_type(c.profile, prior.new_items_only(allowed)))
+            halves = item_partitions if self.types[-1] == NEW_ITEMS else 0  # only new items are searched by halves
+            self._add(m, alt, allowed, np.isin(ids, list(c.targets)), exact_items, pool, halves)
 
     @classmethod
-    def of_parts(cls, parts: Sequence[np.ndarray], allowed: Sequence[np.ndarray], hits: Sequence[np.ndarray]
-                 ) -> CaseScores:
+    def of_parts(cls, parts: Sequence[np.ndarray], allowed: Sequence[np.ndarray], hits: Sequence[np.ndarray],
+                 item_partitions: int = 3, contenders: bool = True) -> CaseScores:
         """Cases given by their parts' values (each (PARTS, items)), allowed items and targets (masks), as a
-        study or a test of the search states them."""
+        study or a test of the search states them; each may be ranked on halves of the items of
+        `item_partitions` partitions. `contenders` False keeps every allowed item (what a test compares with)."""
         scores = cls(None, None, [])
-        scores.ids = [str(j) for j in range(len(allowed[0]))] if len(allowed) else []  # rows stand for items
+        scores.ids = [str(j) for j in range(max(map(len, allowed), default=0))]  # rows stand for items
         for m, a, h in zip(parts, allowed, hits):
-            scores._add(np.asarray(m, dtype=np.float32), None, a, h)
+            scores._add(np.asarray(m, dtype=np.float32), None, a, h, halves=item_partitions if contenders else None)
         return scores
 
     def extend(self, other: CaseScores) -> None:
@@ -112,22 +156,33 @@ class CaseScores:
             raise ValueError("cases scored over another catalog")
         offset = len(self.parts)
         self.cases = self.cases + other.cases
-        for name in ("items", "parts", "hits", "types", "stats"):
+        for name in ("items", "parts", "hits", "types", "stats", "targets", "live", "halves"):
             getattr(self, name).extend(getattr(other, name))
         self.alt.update({offset + i: v for i, v in other.alt.items()})
 
     def _add(self, m: np.ndarray, alt: np.ndarray | None, allowed: np.ndarray, hits: np.ndarray,
-             exact_items: int = 3000, pool: int = 200) -> None:
-        """Keep one case: its parts `m`, `alt` (without the occupation) and targets `hits` over the items it may
-        rank (`allowed`; with more than `exact_items` of them, those any positive mix can put in its top 10)."""
+             exact_items: int = 3000, pool: int = 200, halves: int | None = 0) -> None:
+        """Keep one case: its parts `m`, `alt` (without the occupation) and targets `hits` over the items that any
+        weights >= 0 can put in its top 10 of the items it may rank (`allowed`), or of their half in `halves`
+        partitions of the catalog (_contenders; None: every allowed item). With more than `exact_items` allowed
+        items, first the union of every part's top `pool` (not exact: a blend can lift an item no part alone
+        does); the NDCG's ideal still counts every allowed target."""
         rows = m if alt is None else np.vstack([m, alt])
         mean, sd = z_stats(rows, allowed)
         mean[0], sd[0] = 0.0, 1.0  # the model's log-probabilities join the prior as they are
-        self.stats.append((mean.astype(np.float32), sd.astype(np.float32)))
+        mean, sd = mean.astype(np.float32), sd.astype(np.float32)
+        self.stats.append((mean, sd))
         keep = np.nonzero(allowed)[0]
+        self.targets.append(np.nonzero(allowed & hits)[0])
         if len(allowed) > exact_items:
             top = [keep[np.argpartition(-row[keep], min(pool, len(keep)) - 1)[:pool]] for row in rows if row.any()]
             keep = np.unique(np.concatenate(top)) if top else keep[:pool]
+        values = rows[:, keep]
+        self.live.append((np.abs(values).max(1, initial=0) > 0,
+                          np.abs((values - mean[:, None]) / sd[:, None]).max(1, initial=0) > 0))
+        if halves is not None:
+            keep = keep[_contenders(values, [self.item_fold(keep, p) for p in range(halves)])]
+        self.halves.append(halves)
         if alt is not None:
             self.alt[len(self.parts)] = alt[:, keep]
         self.items.append(keep)
@@ -184,40 +239,65 @@ class CaseScores:
         return self.item_fold(self.items[i], half // 2) == half % 2
 
     def columns(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Case i's parts, targets and catalog rows, over its items in this view's half of the catalog."""
+        """Case i's parts, targets and catalog rows, over its items in this view's half of the catalog (of those
+        that can reach a top 10: _add)."""
         m, hit, items = self.case_parts(i), self.hits[i], self.items[i]
         if self.item_half is not None:
+            if self.halves[i] is not None and self.item_half // 2 >= self.halves[i]:
+                raise ValueError(f"case {i} kept the items that reach the top 10 of the whole request, not of "
+                                 f"half {self.item_half} of the catalog")
             keep = self.in_half(i, self.item_half)
             m, hit, items = m[:, keep], hit[keep], items[keep]
         return m, hit, items
 
+    def targets_in_view(self, i: int) -> np.ndarray:
+        """Case i's targets (catalog rows) in this view's half of the catalog: those an NDCG's ideal counts."""
+        rows = self.targets[i]
+        return rows if self.item_half is None else rows[self.item_fold(rows, self.item_half // 2) ==
+                                                        self.item_half % 2]
+
     def live_parts(self, idx: Sequence[int]) -> list[int]:
-        """Parts with a non-zero value in any of these cases, less the unsearched ones."""
+        """Parts with a non-zero value in any of these cases (over all their items, as this view reads them),
+        less the unsearched ones."""
         live = np.zeros(len(PARTS), dtype=bool)
         for i in idx:
-            live |= np.abs(self.case_parts(i)).max(1) > 0
+            rows = self.live[i][1 if self.standardised else 0]
+            case = rows[:len(PARTS)].copy()
+            if not self.demographic_words and i in self.alt:
+                case[self.WORDED] = rows[len(PARTS):]
+            live |= case
         live[0] &= self.model_on
         return [p for p in np.nonzero(live)[0] if PARTS[p] not in UNSEARCHED]
 
     def per_case(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
         """NDCG@10 of each case `idx` (columns) for each row of `weights` (grid, parts); ties in catalog order.
-        Cases over as many items are ranked together, in one product and one top-10 per batch: case by case, a
-        small catalog's search spent most of its time in numpy's per-call overhead (benchmarks/results/fit_cost.md)."""
+        Cases are ranked together, by how many items each ranks (padded to the widest of a batch with items
+        that rank last), in one product and one top-10 per batch: case by case, a small catalog's search spent
+        most of its time in numpy's per-call overhead (benchmarks/results/fit_cost.md)."""
         out = np.zeros((len(weights), len(idx)))
-        batches: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        found = []
         for col, i in enumerate(idx):
             m, hit, _ = self.columns(i)
-            if hit.any():  # a case without targets (or items) scores 0
-                batches.setdefault(len(hit), []).append((col, m, hit))
-        for width, batch in batches.items():
-            step = max(1, self.BATCH_VALUES // (width * len(weights)))
-            for at in range(0, len(batch), step):
-                cols, ms, hits = zip(*batch[at:at + step])
-                hits = np.stack(hits)
-                top = _top10(weights @ np.stack(ms))  # (cases, grid, 10)
-                gained = np.take_along_axis(hits[:, None, :], top, 2) @ DISCOUNT[:top.shape[2]]
-                ideal = IDEAL[np.minimum(hits.sum(1), 10)]
-                out[:, list(cols)] = (gained / ideal[:, None]).T
+            if hit.any():  # a case with no target among the items that can reach its top 10 scores 0
+                found.append((len(hit), col, m, hit, len(self.targets_in_view(i))))
+        found.sort(key=lambda case: case[0])
+        at = 0
+        while at < len(found):
+            end = at + 1  # cases are added while the batch, as wide as its widest (last) case, stays in budget
+            while end < len(found) and (end + 1 - at) * found[end][0] * len(weights) <= self.BATCH_VALUES:
+                end += 1
+            widths, cols, ms, hits, n_targets = zip(*found[at:end])
+            at, width = end, widths[-1]
+            parts, hit, pad = np.zeros((len(ms), len(PARTS), width)), np.zeros((len(ms), width), dtype=bool), \
+                np.ones((len(ms), width), dtype=bool)
+            for k, (m, h) in enumerate(zip(ms, hits)):
+                parts[k, :, :len(h)], hit[k, :len(h)], pad[k, :len(h)] = m, h, False
+            score = weights @ parts  # (cases, grid, items)
+            score[np.broadcast_to(pad[:, None, :], score.shape)] = -np.inf
+            top = _top10(score)  # (cases, grid, 10)
+            gained = np.take_along_axis(hit[:, None, :], top, 2) @ DISCOUNT[:top.shape[2]]
+            ideal = IDEAL[np.minimum(n_targets, 10)]
+            out[:, list(cols)] = (gained / ideal[:, None]).T
         return out
 
     BATCH_VALUES = 200_000  # scores held at once by per_case (cases x grid x items): 1.6 MB of float64, which
@@ -227,10 +307,11 @@ class CaseScores:
         """Case i's NDCG@10 under `weights` (parts) split over its targets in this view (catalog row -> share;
         0 for a target outside the top 10; metrics.item_shares, the split the eval report uses), summing to
         per_case's value: what lets a gate count the items as samples (stats.two_way_clustered_p)."""
-        m, hit, items = self.columns(i)
-        if not hit.any():
+        m, _, items = self.columns(i)
+        targets = self.targets_in_view(i)
+        if not len(targets):
             return {}
-        return metrics.item_shares("ndcg@10", items[_top10(weights[None] @ m)[0]].tolist(), items[hit].tolist())
+        return metrics.item_shares("ndcg@10", items[_top10(weights[None] @ m)[0]].tolist(), targets.tolist())
 
     def ndcg(self, idx: Sequence[int], weights: np.ndarray) -> np.ndarray:
         """Mean NDCG@10 over the cases `idx` for each row of `weights`."""
@@ -461,7 +542,7 @@ def _cross_validated(scores: CaseScores, idx: Sequence[int], config: FitConfig, 
     if by_items:
         n = 2 * config.item_partitions
         halves = [scores.view(item_half=h) for h in range(n)]
-        with_targets = [sum(bool(scores.hits[i][scores.in_half(i, h)].any()) for i in idx) for h in range(n)]
+        with_targets = [sum(bool(len(halves[h].targets_in_view(i))) for i in idx) for h in range(n)]
         if min(with_targets) < config.min_cases:
             return None
         out = np.zeros((n, len(idx)))
