@@ -205,7 +205,8 @@ def test_cases_are_ranked_in_batches_as_each_alone_ties_in_catalog_order(monkeyp
             assert got[g, i] == pytest.approx(want, abs=1e-12)
     assert not got[:, ::7].any() and got.any()
     monkeypatch.setattr(CaseScores, "BATCH_VALUES", 50)  # a few cases per batch: the same values
-    assert np.array_equal(scores.per_case(idx, weights), got)
+    assert np.array_equal(CaseScores.of_parts(parts, allowed, hits).per_case(idx, weights), got)
+    assert np.array_equal(scores.per_case(idx[::2], weights), got[:, ::2])  # batches kept per set of cases
 
 
 def test_a_top_10_takes_the_first_items_in_the_catalog_of_those_tied_for_its_last_places():
@@ -219,7 +220,7 @@ def test_a_top_10_takes_the_first_items_in_the_catalog_of_those_tied_for_its_las
     assert np.array_equal(_top10(many), want)
 
 
-def test_dropping_the_items_no_weights_can_rank_in_a_top_10_changes_no_score_in_any_view():
+def test_dropping_the_items_no_weights_can_rank_in_a_top_10_changes_no_score_in_any_view(monkeypatch):
     """CaseScores keeps only the items that some weights >= 0 can put in a case's top 10 (or in the top 10 of
     their half of the catalog): the search ranks a tenth of the items and must score every weighting, view and
     split over targets as over all of them."""
@@ -238,12 +239,13 @@ def test_dropping_the_items_no_weights_can_rank_in_a_top_10_changes_no_score_in_
     pruned = CaseScores.of_parts(parts, allowed, hits)
     full = CaseScores.of_parts(parts, allowed, hits, contenders=False)
     assert np.mean([len(k) for k in pruned.items]) < 0.6 * np.mean([len(k) for k in full.items])
+    monkeypatch.setattr(CaseScores, "KEPT_BATCHES_BYTES", 1)  # pruned keeps only the latest view's batches
     idx = list(range(len(parts)))
     weights = rng.choice([0.0, 0.25, 1.0, 4.0, 64.0], size=(12, len(PARTS)))
     weights[:len(PARTS)] = np.eye(len(PARTS))  # each part alone: ties at 0 fill its top 10
     for view in ({}, {"standardised": True}, {"model_on": True}, {"item_half": 0}, {"item_half": 5},
                  {"item_half": 3, "standardised": True}):
-        a, b = pruned.view(**view), full.view(**view)
+        a, b = pruned.view(**view), CaseScores.of_parts(parts, allowed, hits, contenders=False).view(**view)
         assert np.array_equal(a.per_case(idx, weights), b.per_case(idx, weights)), view
         assert a.live_parts(idx) == b.live_parts(idx)
         assert all(a.item_shares(i, weights[-1]) == b.item_shares(i, weights[-1]) for i in idx)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -111,6 +113,9 @@ class CaseScores:
         self.item_half: int | None = None  # rank only the items of this half of the catalog (item_fold), or all
         self.ids: list[str] = []  # catalog row -> item ID, what item_fold hashes
         self._item_folds: dict[int, np.ndarray] = {}  # partition -> each catalog row's half
+        # (view, cases) -> per_case's batches of them; shared by the views, which copy this object
+        self._batches: OrderedDict[tuple, list] = OrderedDict()
+        self._batches_lock = threading.Lock()  # the request types are searched on threads
         if prior is None:
             return
         catalog = prior.catalog
@@ -159,6 +164,7 @@ class CaseScores:
         for name in ("items", "parts", "hits", "types", "stats", "targets", "live", "halves"):
             getattr(self, name).extend(getattr(other, name))
         self.alt.update({offset + i: v for i, v in other.alt.items()})
+        self._batches.clear()
 
     def _add(self, m: np.ndarray, alt: np.ndarray | None, allowed: np.ndarray, hits: np.ndarray,
              exact_items: int = 3000, pool: int = 200, halves: int | None = 0) -> None:
@@ -275,33 +281,53 @@ class CaseScores:
         that rank last), in one product and one top-10 per batch: case by case, a small catalog's search spent
         most of its time in numpy's per-call overhead (benchmarks/results/fit_cost.md)."""
         out = np.zeros((len(weights), len(idx)))
+        for cols, parts, hit, pad, n_targets in self.batches(idx):
+            score = weights @ parts  # (cases, grid, items)
+            score += pad[:, None, :]  # padding ranks last
+            top = _top10(score)  # (cases, grid, 10)
+            gained = np.take_along_axis(hit[:, None, :], top, 2) @ DISCOUNT[:top.shape[2]]
+            out[:, cols] = (gained / IDEAL[np.minimum(n_targets, 10)][:, None]).T
+        return out
+
+    BATCH_VALUES = 200_000  # scores held at once by per_case (cases x 10 weightings x items): 1.6 MB of float64,
+    # which stays in cache; batches of 32 MB were slower than case by case on a 1,682-item catalog
+    KEPT_BATCHES_BYTES = 256 * 2**20  # the batches kept for further calls (a search asks for the same ones often)
+
+    def batches(self, idx: Sequence[int]) -> list[tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """per_case's batches of the cases `idx` with a target in this view: (their columns in idx, their parts
+        (cases, PARTS, items), targets and padding (cases, items: 0, or -inf past a case's items), their number of
+        targets). A search ranks the
+        same cases in the same view for every part and pass, and assembling them (z-scores, padding) was half of
+        its time on amazon_office: the latest are kept (KEPT_BATCHES_BYTES)."""
+        key = (self.demographic_words, self.standardised, self.item_half, tuple(idx))
+        with self._batches_lock:
+            if key in self._batches:
+                self._batches.move_to_end(key)
+                return self._batches[key]
         found = []
         for col, i in enumerate(idx):
             m, hit, _ = self.columns(i)
             if hit.any():  # a case with no target among the items that can reach its top 10 scores 0
                 found.append((len(hit), col, m, hit, len(self.targets_in_view(i))))
         found.sort(key=lambda case: case[0])
-        at = 0
+        batches, at = [], 0
         while at < len(found):
             end = at + 1  # cases are added while the batch, as wide as its widest (last) case, stays in budget
-            while end < len(found) and (end + 1 - at) * found[end][0] * len(weights) <= self.BATCH_VALUES:
+            while end < len(found) and (end + 1 - at) * found[end][0] * 10 <= self.BATCH_VALUES:
                 end += 1
             widths, cols, ms, hits, n_targets = zip(*found[at:end])
             at, width = end, widths[-1]
-            parts, hit, pad = np.zeros((len(ms), len(PARTS), width)), np.zeros((len(ms), width), dtype=bool), \
-                np.ones((len(ms), width), dtype=bool)
+            parts, hit = np.zeros((len(ms), len(PARTS), width)), np.zeros((len(ms), width), dtype=bool)
+            pad = np.full((len(ms), width), -np.inf)
             for k, (m, h) in enumerate(zip(ms, hits)):
-                parts[k, :, :len(h)], hit[k, :len(h)], pad[k, :len(h)] = m, h, False
-            score = weights @ parts  # (cases, grid, items)
-            score[np.broadcast_to(pad[:, None, :], score.shape)] = -np.inf
-            top = _top10(score)  # (cases, grid, 10)
-            gained = np.take_along_axis(hit[:, None, :], top, 2) @ DISCOUNT[:top.shape[2]]
-            ideal = IDEAL[np.minimum(n_targets, 10)]
-            out[:, list(cols)] = (gained / ideal[:, None]).T
-        return out
-
-    BATCH_VALUES = 200_000  # scores held at once by per_case (cases x grid x items): 1.6 MB of float64, which
-    # stays in cache; batches of 32 MB were slower than case by case on a 1,682-item catalog
+                parts[k, :, :len(h)], hit[k, :len(h)], pad[k, :len(h)] = m, h, 0.0
+            batches.append((list(cols), parts, hit, pad, np.array(n_targets)))
+        with self._batches_lock:
+            self._batches[key] = batches
+            size = lambda b: sum(parts.nbytes for _, parts, *_ in b)  # noqa: E731
+            while len(self._batches) > 1 and sum(size(b) for b in self._batches.values()) > self.KEPT_BATCHES_BYTES:
+                self._batches.popitem(last=False)
+        return batches
 
     def item_shares(self, i: int, weights: np.ndarray) -> dict[int, float]:
         """Case i's NDCG@10 under `weights` (parts) split over its targets in this view (catalog row -> share;
