@@ -58,14 +58,15 @@ def _top10(score: np.ndarray) -> np.ndarray:
     return np.take_along_axis(top, np.lexsort((top, -keys), axis=-1), -1)
 
 
-PIVOTS = 128  # items each column is checked against by _contenders: more prune more, each costs n comparisons
+PIVOTS = (32, 128)  # items each column is checked against by _contenders, in rounds: a few pivots drop most
+# columns cheaply, more drop more of the rest (each pivot costs a comparison per column and part)
 
 
 def _contenders(rows: np.ndarray, sides: Sequence[np.ndarray] = ()) -> np.ndarray:
     """Which columns (items, in catalog order) of `rows` (a case's part values, every reading of them) any
     weighting with weights >= 0 can put in the top 10: a column that 10 columns before it in the catalog match or
     beat on every row ranks below all ten under any such weights (ties go to the first in the catalog, _top10),
-    as z-scores too (a rising map of each row). Checked against the PIVOTS columns highest on all rows together,
+    as z-scores too (a rising map of each row). Checked against the columns highest on all rows together (PIVOTS),
     so a few columns that cannot get in stay: exact, not minimal. `sides`: each column's half of the catalog in
     partitions that views rank alone (CaseScores.item_fold); a column stays where fewer than 10 columns of its own
     half beat it. A held-out case's top 10s are mostly fought over by a tenth of the catalog's items
@@ -75,13 +76,17 @@ def _contenders(rows: np.ndarray, sides: Sequence[np.ndarray] = ()) -> np.ndarra
         return np.ones(n, dtype=bool)
     rows = rows[np.ptp(rows, axis=1) > 0]  # a constant row ranks nothing
     low, span = rows.min(1, keepdims=True), np.ptp(rows, axis=1, keepdims=True)
-    pivots = np.sort(np.argpartition(-((rows - low) / span).sum(0), min(PIVOTS, n) - 1)[:PIVOTS])
-    beaten = pivots[:, None] < np.arange(n)[None, :]  # (pivots, columns): pivot before the column and >= on all rows
-    for row in rows:
-        beaten &= row[pivots, None] >= row[None, :]
-    keep = beaten.sum(0) < 10
-    for side in sides:
-        keep |= (beaten & (side[pivots, None] == side[None, :])).sum(0) < 10
+    high = -((rows - low) / span).sum(0)
+    keep = np.ones(n, dtype=bool)
+    for count in PIVOTS:
+        pivots, cols = np.sort(np.argpartition(high, min(count, n) - 1)[:count]), np.nonzero(keep)[0]
+        beaten = pivots[:, None] < cols[None, :]  # (pivots, columns): pivot before the column and >= on all rows
+        for row in rows:
+            beaten &= row[pivots, None] >= row[None, cols]
+        still = beaten.sum(0) < 10
+        for side in sides:
+            still |= (beaten & (side[pivots, None] == side[None, cols])).sum(0) < 10
+        keep[cols] = still
     return keep
 
 
