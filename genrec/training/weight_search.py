@@ -69,7 +69,7 @@ def _contenders(rows: np.ndarray, sides: Sequence[np.ndarray] = ()) -> np.ndarra
     as z-scores too (a rising map of each row). Checked against the columns highest on all rows together (PIVOTS),
     so a few columns that cannot get in stay: exact, not minimal. `sides`: each column's half of the catalog in
     partitions that views rank alone (CaseScores.item_fold); a column stays where fewer than 10 columns of its own
-    half beat it. A held-out case's top 10s are mostly fought over by a tenth of the catalog's items
+    half beat it. A held-out case's top 10s are fought over by a sixth of amazon_office's items
     (benchmarks/results/fit_cost.md); the weight search ranks only those."""
     n = rows.shape[1]
     if n <= 10:
@@ -301,9 +301,8 @@ class CaseScores:
     def batches(self, idx: Sequence[int]) -> list[tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """per_case's batches of the cases `idx` with a target in this view: (their columns in idx, their parts
         (cases, PARTS, items), targets and padding (cases, items: 0, or -inf past a case's items), their number of
-        targets). A search ranks the
-        same cases in the same view for every part and pass, and assembling them (z-scores, padding) was half of
-        its time on amazon_office: the latest are kept (KEPT_BATCHES_BYTES)."""
+        targets). A search ranks the same cases in the same view for every part and pass, and assembling them
+        (z-scores, padding) was half of its time on amazon_office: the latest are kept (KEPT_BATCHES_BYTES)."""
         key = (self.demographic_words, self.standardised, self.item_half, tuple(idx))
         with self._batches_lock:
             if key in self._batches:
@@ -329,8 +328,8 @@ class CaseScores:
             batches.append((list(cols), parts, hit, pad, np.array(n_targets)))
         with self._batches_lock:
             self._batches[key] = batches
-            size = lambda b: sum(parts.nbytes for _, parts, *_ in b)  # noqa: E731
-            while len(self._batches) > 1 and sum(size(b) for b in self._batches.values()) > self.KEPT_BATCHES_BYTES:
+            while len(self._batches) > 1 and sum(
+                    parts.nbytes for kept in self._batches.values() for _, parts, *_ in kept) > self.KEPT_BATCHES_BYTES:
                 self._batches.popitem(last=False)
         return batches
 
