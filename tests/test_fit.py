@@ -222,8 +222,8 @@ def test_a_top_10_takes_the_first_items_in_the_catalog_of_those_tied_for_its_las
 
 def test_dropping_the_items_no_weights_can_rank_in_a_top_10_changes_no_score_in_any_view(monkeypatch):
     """CaseScores keeps only the items that some weights >= 0 can put in a case's top 10 (or in the top 10 of
-    their half of the catalog): the search ranks a tenth of the items and must score every weighting, view and
-    split over targets as over all of them."""
+    their half of the catalog): the search ranks a sixth of amazon_office's items and must score every weighting,
+    view and split over targets as over all of them."""
     rng = np.random.default_rng(1)
     n, parts, hits = 300, [], []
     for c in range(40):
