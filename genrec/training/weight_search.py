@@ -245,9 +245,9 @@ class CaseScores:
                 dtype=np.int8)
         return self._item_folds[partition][items]
 
-    def in_half(self, i: int, half: int) -> np.ndarray:
-        """Which of case i's items are in `half` of the catalog (side half % 2 of partition half // 2)."""
-        return self.item_fold(self.items[i], half // 2) == half % 2
+    def in_half(self, rows: np.ndarray, half: int) -> np.ndarray:
+        """Which of these catalog rows are in `half` of the catalog (side half % 2 of partition half // 2)."""
+        return self.item_fold(rows, half // 2) == half % 2
 
     def columns(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Case i's parts, targets and catalog rows, over its items in this view's half of the catalog (of those
@@ -257,15 +257,14 @@ class CaseScores:
             if self.halves[i] is not None and self.item_half // 2 >= self.halves[i]:
                 raise ValueError(f"case {i} kept the items that reach the top 10 of the whole request, not of "
                                  f"half {self.item_half} of the catalog")
-            keep = self.in_half(i, self.item_half)
+            keep = self.in_half(items, self.item_half)
             m, hit, items = m[:, keep], hit[keep], items[keep]
         return m, hit, items
 
     def targets_in_view(self, i: int) -> np.ndarray:
         """Case i's targets (catalog rows) in this view's half of the catalog: those an NDCG's ideal counts."""
         rows = self.targets[i]
-        return rows if self.item_half is None else rows[self.item_fold(rows, self.item_half // 2) ==
-                                                        self.item_half % 2]
+        return rows if self.item_half is None else rows[self.in_half(rows, self.item_half)]
 
     def live_parts(self, idx: Sequence[int]) -> list[int]:
         """Parts with a non-zero value in any of these cases (over all their items, as this view reads them),
