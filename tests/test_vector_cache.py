@@ -7,7 +7,7 @@ import numpy as np
 
 from genrec.data.catalog import Catalog, Item
 from genrec.model import embed, vector_cache
-from genrec.model.vector_cache import VectorCache
+from genrec.model.vector_cache import VectorCache, text_key
 
 
 class CountingEncoder:
@@ -36,6 +36,15 @@ def test_vectors_come_back_bit_for_bit_and_only_unseen_texts_are_encoded(tmp_pat
     np.testing.assert_array_equal(again[0], first[1])
     np.testing.assert_array_equal(again[2], first[0])
     assert again.dtype == np.float32 and again.shape == (3, 8)
+
+
+def test_every_key_is_found_again_also_those_ending_in_zero_bytes(tmp_path):
+    texts = [f"item {n}" for n in range(1000)]
+    assert any(text_key(t).endswith(b"\0") for t in texts)  # what a fixed-width bytes array would lose
+    first = VectorCache(tmp_path).encode(texts, CountingEncoder().encode)
+    enc = CountingEncoder(seed=1)
+    np.testing.assert_array_equal(VectorCache(tmp_path).encode(texts, enc.encode), first)
+    assert enc.asked == []
 
 
 def test_two_writers_keep_each_others_vectors_and_merging_loses_none(tmp_path, monkeypatch):

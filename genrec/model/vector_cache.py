@@ -39,7 +39,7 @@ class VectorCache:
         for seg in self._segments():
             try:
                 with np.load(seg) as z:
-                    found.update(zip(z["keys"].tolist(), z["vectors"]))
+                    found.update(zip((row.tobytes() for row in z["keys"]), z["vectors"]))
             except (OSError, ValueError, KeyError) as e:  # merged away by another process, or damaged
                 log.debug("vector cache: skipped %s (%r)", seg, e)
         return found
@@ -49,7 +49,9 @@ class VectorCache:
         name = f"seg-{uuid.uuid4().hex}.npz"
         tmp = self.folder / f".{name}.tmp"
         with open(tmp, "wb") as f:
-            np.savez(f, keys=np.array(keys, dtype="S16"), vectors=vectors.astype(np.float32))
+            # keys as (n, 16) bytes: numpy's fixed-width bytes type would drop a key's trailing zero bytes
+            np.savez(f, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16),
+                     vectors=vectors.astype(np.float32))
         os.replace(tmp, self.folder / name)
 
     def _merge(self) -> None:
