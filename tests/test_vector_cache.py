@@ -89,3 +89,14 @@ def test_catalog_vectors_are_kept_on_disk_only_for_encoders_that_name_what_they_
     other_version = CountingEncoder(seed=3, cache_key="counting-v2")
     embed.encode_catalog(cat, other_version)
     assert len(other_version.asked) == 2  # vectors of another model version are not reused
+
+
+def test_a_write_that_fails_half_way_leaves_no_file_behind(tmp_path, monkeypatch):
+    def full_disk(f, **arrays):
+        f.write(b"half a segment")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(vector_cache.np, "savez", full_disk)
+    out = VectorCache(tmp_path).encode(["a", "b"], CountingEncoder().encode)
+    assert out.shape == (2, 8)
+    assert list(tmp_path.iterdir()) == []

@@ -48,11 +48,15 @@ class VectorCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"seg-{uuid.uuid4().hex}.npz"
         tmp = self.folder / f".{name}.tmp"
-        with open(tmp, "wb") as f:
-            # keys as (n, 16) bytes: numpy's fixed-width bytes type would drop a key's trailing zero bytes
-            np.savez(f, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16),
-                     vectors=vectors.astype(np.float32))
-        os.replace(tmp, self.folder / name)
+        try:
+            with open(tmp, "wb") as f:
+                # keys as (n, 16) bytes: numpy's fixed-width bytes type would drop a key's trailing zero bytes
+                np.savez(f, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16),
+                         vectors=vectors.astype(np.float32))
+            os.replace(tmp, self.folder / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk or an interrupt leaves no partial file behind
+            raise
 
     def _merge(self) -> None:
         segments = self._segments()
