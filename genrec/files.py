@@ -1,4 +1,4 @@
-"""Atomic folder writes: build a folder beside its target, then rename it into place."""
+"""Atomic writes: build a folder or file beside its target, then rename it into place."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 @contextmanager
@@ -26,3 +27,18 @@ def atomic_folder(target: Path, done_marker: str | None = None) -> Iterator[Path
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[BinaryIO]:
+    """Yield a binary file beside `target`; on success rename it to `target`, on any error (a full disk, an
+    interrupt) leave neither `target` nor the temporary file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -7,6 +7,9 @@ from typing import Protocol
 
 import numpy as np
 
+from .base_model import cache_root
+from .vector_cache import VectorCache
+
 
 class Encoder(Protocol):
     name: str
@@ -60,9 +63,6 @@ def encode_catalog(catalog, encoder: Encoder) -> np.ndarray:
             _CATALOG_VECTORS.pop(next(iter(_CATALOG_VECTORS)))
         texts = [it.text() for it in catalog]
         if cache_key:
-            from .base_model import cache_root
-            from .vector_cache import VectorCache
-
             _CATALOG_VECTORS[key] = VectorCache(cache_root() / "vectors" / cache_key).encode(texts, encoder.encode)
         else:
             _CATALOG_VECTORS[key] = encoder.encode(texts)

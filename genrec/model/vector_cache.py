@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from ..files import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,10 @@ class VectorCache:
         return found
 
     def _write(self, keys: list[bytes], vectors: np.ndarray) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"seg-{uuid.uuid4().hex}.npz"
-        tmp = self.folder / f".{name}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                # keys as (n, 16) bytes: numpy's fixed-width bytes type would drop a key's trailing zero bytes
-                np.savez(f, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16),
-                         vectors=vectors.astype(np.float32))
-            os.replace(tmp, self.folder / name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk or an interrupt leaves no partial file behind
-            raise
+        with atomic_file(self.folder / f"seg-{uuid.uuid4().hex}.npz") as f:
+            # keys as (n, 16) bytes: numpy's fixed-width bytes type would drop a key's trailing zero bytes
+            np.savez(f, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16),
+                     vectors=vectors.astype(np.float32))
 
     def _merge(self) -> None:
         segments = self._segments()
