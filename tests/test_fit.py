@@ -785,12 +785,17 @@ def test_a_small_shop_is_fitted_on_more_folds_of_its_users_and_items_each_scored
     capped = fit_shop(cat, seqs, users, replace(config, max_cases=cap), encoder=HashEncoder(), progress=False)
     assert capped.manifest.data["held_out_users"] == 60 + 60 + 500 // 16
     assert capped.manifest.data["cases"] == cap - 500 % 16 and capped.manifest.data["held_out_items"] == 12
-    # a fold of items cut to the few cases left is not fitted, and nor is a fold of users
+    # A cap that the first share of users and items already reaches leaves the further shares of items their
+    # room: fewer cold-start users are held out, and the new-item users still come from all three shares of the
+    # items (it used to fit all of them on the first share's items alone, and a 6,040-user shop's new items on
+    # 127 cases). No fold of users is left room for.
     views.clear()
-    tight = fit_shop(cat, seqs, users, replace(config, max_cases=one.manifest.data["cases"] + 5),
-                     encoder=HashEncoder(), progress=False)
-    assert len(views) == 2 and tight.manifest.data["held_out_items"] == 4
-    assert tight.manifest.data["held_out_users"] == 60
+    cap = one.manifest.data["cases"] + 5
+    tight = fit_shop(cat, seqs, users, replace(config, max_cases=cap), encoder=HashEncoder(), progress=False)
+    assert len(views) == 4 and tight.manifest.data["held_out_items"] == 12
+    assert tight.manifest.data["cases"] <= cap and tight.manifest.data["held_out_users"] < 60
+    assert tight.manifest.data["item_case_users"] > one.manifest.data["item_case_users"]
+    assert tight.manifest.held_out["new-items"]["cases"] == tight.manifest.data["item_case_users"]
 
 
 def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypatch, encoder):
