@@ -906,8 +906,11 @@ def test_with_a_model_the_prior_is_fitted_on_every_held_out_user_and_the_model_w
         fit_module.split_holdout(cat, seqs, config)[0])) if listed else 120)
     assert plain.data["model_users"] == 0
     # 40 held-out cold-start users, and up to 40 users with new items of the first fold of items: its 60 with a
-    # list, 12 without one (the new-item users are shared over the folds of items)
-    assert fitted.data["model_users"] == len(scored) == 40 + (40 if listed else 60 // config.folds)
+    # list, 15 without one (the new-item users are shared over the folds of items: 4 here, a quarter each)
+    shares = 1 + len(fit_module._more_folds(fit_module._holdable_items(cat, seqs, config),
+                                            fit_module.split_holdout(cat, seqs, config)[1], config, config.seed + 4))
+    assert shares == 4
+    assert fitted.data["model_users"] == len(scored) == 40 + (40 if listed else 60 // shares)
     assert set(fitted.weights) == set(plain.weights)
     earned = 0
     for t, tw in fitted.weights.items():

@@ -95,7 +95,8 @@ class FitConfig:
     # Users whose new-item cases (new items alone; mixed in after a long history) are scored: as protocol B
     # draws them, users who took a held-out item, their other items staying in the training logs. Drawn apart
     # from the held-out cold-start users, so these request types are fitted on many more cases. Shared equally
-    # over the folds of items (`folds`), so their weights rest on several shares of items, not one share's few.
+    # over the shares of items held out in turn (up to `folds`), so their weights rest on several shares of items,
+    # not one share's few.
     max_item_case_users: int = 1000
     # Held-out users whose cold-start cases (without interests) are asked again with a sentence of free text
     # (genrec.data.cases.free_text_cases): the chat's requests, whose weights are chosen on these ("+text").
