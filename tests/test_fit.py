@@ -830,6 +830,27 @@ def test_cli_fit_chooses_weights_on_the_given_held_out_users(tmp_path, monkeypat
     assert main(base + ["--holdout-users", str(tmp_path / "few.txt"), "--out", str(tmp_path / "x")]) == 2
 
 
+def test_items_no_one_took_are_left_out_of_the_held_out_rankings():
+    """An item without logs cannot be a held-out case's target, so ranking it there only taught the weights that
+    items without logs are unwanted: a new item's lack of logs says it was not there to take (in protocol B's
+    training view the test's new items are such items, and the fit's weights for short histories ranked every
+    new item below the old ones). New items are judged on the held-out shares of items instead. Here each
+    group's items get twins that no one took: every part that ranks the logged items alike with or without them
+    scores the held-out cases alike."""
+    cat, seqs, users = synthetic_shop(True, n_users=200)
+    twins = [Item(f"twin-{g}{j}", f"item number {g}{j}", category=("Shop", "Aisle")) for g in GROUPS for j in range(4)]
+    wider = Catalog(twins + list(cat))  # first in the catalog: ties go to them
+    config = replace(FAST, folds=1)
+    plain = fit_shop(cat, seqs, users, config, encoder=HashEncoder(), progress=False).manifest
+    with_twins = fit_shop(wider, seqs, users, config, encoder=HashEncoder(), progress=False).manifest
+    checked = 0
+    for t, held in plain.held_out.items():
+        for part in set(held.get("alone", {})) & {"text", "nearest", "popularity", "demographic"}:
+            assert with_twins.held_out[t]["alone"][part] == pytest.approx(held["alone"][part]), (t, part)
+            checked += 1
+    assert checked >= 20 and with_twins.data["held_out_items"] == plain.data["held_out_items"]
+
+
 def test_returning_users_long_histories_are_fitted_on_new_items_mixed_with_old(tiny_model, tokenizer):
     """A returning user (more than 3 known items) is its own request type, fitted as protocol B scores it: users
     outside the held-out cold-start users, their old items (in the training logs) as the history and their

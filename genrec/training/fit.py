@@ -166,6 +166,12 @@ def split_holdout(catalog: Catalog, sequences: Mapping[str, Sequence[str]], conf
     return held, set(rng.sample(items, int(config.cold_item_share * len(items))))
 
 
+def unlogged(catalog: Catalog, sequences: Mapping[str, Sequence[str]]) -> set[str]:
+    """The catalog's items that no user in `sequences` took."""
+    taken = {i for s in sequences.values() for i in s}
+    return {it.item_id for it in catalog if it.item_id not in taken}
+
+
 def _holdable_items(catalog: Catalog, sequences: Mapping[str, Sequence[str]], config: FitConfig) -> list[str]:
     """The items with enough users to hold out as new items (FitConfig.min_item_users), sorted."""
     counts = Dataset(catalog, dict(sequences)).popularity()
@@ -289,7 +295,11 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
     view = _training_view(sequences, held_set, cold)
     encoder = encoder or (recommender.encoder if recommender is not None else default_encoder())
     item_emb = recommender.prior.item_emb if recommender is not None else encode_catalog(catalog, encoder)
-    mask = CatalogMask(catalog)
+    # Items no one took in the logs are left out of the held-out cases' rankings: they cannot be targets there, so
+    # ranking them would only teach the weights that items without logs are unwanted, which for a new item is not
+    # what its lack of logs means (it was not there to take). New items are judged on the held-out shares of items,
+    # whose takers the fit knows.
+    mask = CatalogMask(catalog, retired=frozenset(unlogged(catalog, sequences)))
     phases.mark("held-out cases, item embeddings")
 
     # the cold-start users' cases as the protocol has them: the pooled weights and the learned model's choice
