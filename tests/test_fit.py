@@ -416,6 +416,44 @@ def test_new_items_mixed_into_the_old_keep_a_blend_only_where_its_gain_is_spread
             assert np.array_equal(mixed.weights, ref)  # the best part alone
 
 
+def test_new_items_mixed_into_the_old_rest_on_the_even_blend_of_the_own_text_parts_unless_one_part_clearly_leads():
+    """After a long history, which own-text part leads on new items is which items were drawn, so where neither
+    the searched blend nor one part clearly beats it, the choice is the even blend of the own-text parts,
+    standardised: here three parts on scales apart read the same match, each with its own noise, and two items
+    hold most targets, so no gain is spread over the items; the blend beats any part alone on the held-out
+    users, and the fit used to fall back to the part that led on those two items. Where one part reads the match
+    and the others only noise, that part clearly beats the blend and stands alone."""
+    from genrec.training.weight_search import choose_weights
+
+    own = [PARTS.index(p) for p in ("text", "nearest", "lexical")]
+    n = 60
+    for one_reads in (False, True):
+        rng = np.random.default_rng(0)
+        appeal = rng.normal(0, 1, n) if one_reads else np.where(np.arange(n) < 2, 9.0, 0.0)
+        parts, hits = [], []
+        for _ in range(400):
+            match = rng.normal(size=n)
+            p = np.exp(appeal + 2.0 * match)
+            hit = np.zeros(n, dtype=bool)
+            hit[rng.choice(n, 3, replace=False, p=p / p.sum())] = True
+            m = np.zeros((len(PARTS), n))
+            for k, row in enumerate(own):
+                reads = 0.0 if one_reads and k else 1.0
+                m[row] = (reads * match + rng.normal(0, 0.3 if one_reads else 1.0, n)) * (1.0, 10.0, 0.1)[k]
+            parts.append(m)
+            hits.append(hit)
+        scores = CaseScores.of_parts(parts, [np.ones(n, dtype=bool)] * 400, hits)
+        choice = choose_weights(scores, list(range(400)), np.eye(len(PARTS))[own[0]], FAST, afresh=True, mixed=True)
+        even = np.zeros(len(PARTS))
+        even[own] = 1.0
+        if one_reads:
+            assert not choice.standardised and np.array_equal(choice.weights, np.eye(len(PARTS))[own[0]])
+            assert choice.ndcg_one_part > choice.ndcg_own_text_blend
+        else:
+            assert choice.standardised and np.array_equal(choice.weights, even)
+            assert choice.ndcg_own_text_blend > choice.ndcg_one_part
+
+
 def test_a_cases_item_shares_add_up_to_its_ndcg():
     rng = np.random.default_rng(1)
     n = 30

@@ -419,7 +419,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         for key, value in (("ndcg@10_without_demographic_words", choice.ndcg_without_demographic_words),
                            ("cross_validated_ndcg@10", choice.ndcg_cross_validated),
                            ("cross_validated_ndcg@10_standardised", choice.ndcg_standardised),
-                           ("cross_validated_ndcg@10_one_part", choice.ndcg_one_part)):
+                           ("cross_validated_ndcg@10_one_part", choice.ndcg_one_part),
+                           ("ndcg@10_own_text_blend", choice.ndcg_own_text_blend)):
             if value is not None:
                 record[key] = value
         if with_model:  # with too few scored cases, `ref`'s model weight
