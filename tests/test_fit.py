@@ -416,13 +416,13 @@ def test_new_items_mixed_into_the_old_keep_a_blend_only_where_its_gain_is_spread
             assert np.array_equal(mixed.weights, ref)  # the best part alone
 
 
-def test_new_items_mixed_into_the_old_rest_on_the_even_blend_of_the_own_text_parts_unless_one_part_clearly_leads():
-    """After a long history, which own-text part leads on new items is which items were drawn, so where neither
-    the searched blend nor one part clearly beats it, the choice is the even blend of the own-text parts,
-    standardised: here three parts on scales apart read the same match, each with its own noise, and two items
-    hold most targets, so no gain is spread over the items; the blend beats any part alone on the held-out
-    users, and the fit used to fall back to the part that led on those two items. Where one part reads the match
-    and the others only noise, that part clearly beats the blend and stands alone."""
+def test_new_items_mixed_into_the_old_take_the_even_blend_of_the_own_text_parts_where_it_beats_the_best_part():
+    """After a long history, which own-text part leads on new items is which items were drawn, so where the
+    searched blend does not clearly beat them, the choice is the best part alone or the even blend of the
+    own-text parts (standardised), whichever scores better on the held-out cases: here three parts on scales
+    apart read the same match, each with its own noise, and two items hold most targets, so no gain is spread
+    over the items; the blend beats any part alone, and the fit used to fall back to the part that led on those
+    two items. Where one part reads the match and the others only noise, that part stands alone."""
     from genrec.training.weight_search import choose_weights
 
     own = [PARTS.index(p) for p in ("text", "nearest", "lexical")]
