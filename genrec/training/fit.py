@@ -407,7 +407,8 @@ def fit_shop(catalog: Catalog, sequences: Mapping[str, Sequence[str]], users: Ma
         # their held-out users rank the same few items, and a blend that passed the users' bar trailed TF-IDF on the
         # test's new items. Long histories (new items mixed into the old) are chosen over the users (over halves of
         # the items their one-part fallback lost as often as it won), but their blend too must beat the best part
-        # alone with the items counted as samples (benchmarks/results/cross_fitting/items.md, last section).
+        # alone, and the even blend of the own-text parts, with the items counted as samples, else the better of
+        # those two (weight_search._mixed_choice; benchmarks/results/new_item_draws.md).
         prior_ref = prior_only(ref)
         choice = choose_weights(scores, idx, prior_ref, config, start=t != NEW_ITEMS,
                                 afresh=t == LONG or TEXT in t, by_items=t == NEW_ITEMS, mixed=t == LONG)
