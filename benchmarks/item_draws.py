@@ -22,7 +22,7 @@ from genrec.model.embed import default_encoder, encode_catalog
 from genrec.ranking.contract import CatalogMask
 from genrec.ranking.prior import ItemPrior, PriorWeights
 from genrec.training import fit
-from genrec.training.weight_search import OWN_TEXT, PARTS, CaseScores
+from genrec.training.weight_search import PARTS, CaseScores, _even_own_text
 
 TEXT_PARTS = ("text", "nearest", "lexical")
 
@@ -51,8 +51,6 @@ def draws(folder: str, seeds: int) -> list[list[float]]:
     prior = ItemPrior(catalog, encode_catalog(catalog, encoder), encoder, PriorWeights(), lexical_index=True)
     # the fit leaves the items without logs out of its held-out cases (fit_shop); the test ranks them
     fit_mask, test_mask = CatalogMask(catalog, frozenset(fit.unlogged(catalog, sequences))), CatalogMask(catalog)
-    even = np.array([1.0 if p in TEXT_PARTS else 0.0 for p in PARTS])
-    assert set(TEXT_PARTS) <= set(OWN_TEXT)
     rows = []
 
     def row(name: str, cases, mask: CatalogMask) -> None:
@@ -60,7 +58,8 @@ def draws(folder: str, seeds: int) -> list[list[float]]:
         idx = list(range(len(cases)))
         alone = scores.ndcg(idx, np.eye(len(PARTS)))
         values = [alone[PARTS.index(p)] for p in TEXT_PARTS]
-        values.append(scores.view(standardised=True).ndcg(idx, even[None])[0])
+        z = scores.view(standardised=True)
+        values.append(z.ndcg(idx, _even_own_text(z, idx)[None])[0])  # the blend the fit weighs (_mixed_choice)
         rows.append(values)
         print(f"| {folder} | {name} | {len(cases)} | " + " | ".join(f"{v:.4f}" for v in values) + " |", flush=True)
 
