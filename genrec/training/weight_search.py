@@ -480,7 +480,9 @@ def _mixed_choice(scores: CaseScores, idx: Sequence[int], searched: Choice, sear
     on six draws of a MovieLens-like shop lexical led on five (benchmarks/results/new_item_draws.md). So the best
     part alone and the even blend, neither fitted beyond the choice of one part, stand on equal terms: the one
     that scores better on the held-out cases. The searched blend replaces it only where it beats both clearly,
-    the items counted as samples (_clear_gain): it is fitted to the held-out users' few new items."""
+    the items counted as samples (_clear_gain): it is fitted to the held-out users' few new items. The part's
+    side is its split-half cross-validated choice, not its in-sample best: over seven shops' draws of held-out
+    items, taking the in-sample better of the two kept less of the best part (same record, last section)."""
     plain = scores.view(demographic_words=searched.demographic_words)
     z = scores.view(demographic_words=searched.demographic_words, standardised=True)
     even = _even_own_text(z, idx)
