@@ -48,7 +48,7 @@ def main() -> None:
         print_rules(shops)
 
 
-RULES = ("best part alone", "even blend always", "better of the two held out", "the fit's rule")
+RULES = ("best part alone", "even blend always", "better of the two, in-sample", "the fit's rule")
 
 
 def rule_shares(draws_: np.ndarray) -> np.ndarray:
@@ -62,7 +62,8 @@ def rule_shares(draws_: np.ndarray) -> np.ndarray:
         if best <= 0:
             continue
         rest = np.delete(draws_, j, 0)
-        mean, part = rest.mean(0), int(np.argmax(rest.mean(0)[:len(TEXT_PARTS)]))
+        mean = rest.mean(0)
+        part = int(np.argmax(mean[:len(TEXT_PARTS)]))
         picks = (part, len(TEXT_PARTS), int(np.argmax(mean)),
                  len(TEXT_PARTS) if mean[-1] > _one_part_cv(rest) else part)
         out.append([left_out[k] / best for k in picks])
