@@ -463,7 +463,7 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     # items: one that wins on some and loses on others has not shown that it carries over to items it was not
     # chosen on.
     if mixed:
-        return _mixed_choice(scores, idx, choice, best_cv, one_cv, config)
+        return _mixed_choice(plain, z, idx, choice, best_cv, one_cv, config)
     if _clear_gain(best_cv, one_cv, config.search_gain_se, config.tolerance) and all(
             best_cv.values.sum(1) > one_cv.values.sum(1)):
         return choice
@@ -471,8 +471,8 @@ def choose_weights(scores: CaseScores, idx: Sequence[int], ref: np.ndarray, conf
     return replace(choice, weights=w, ndcg=float(plain.ndcg(idx, w[None])[0]), standardised=False)
 
 
-def _mixed_choice(scores: CaseScores, idx: Sequence[int], searched: Choice, searched_cv: CrossValidated,
-                  one_cv: CrossValidated, config: FitConfig) -> Choice:
+def _mixed_choice(plain: CaseScores, z: CaseScores, idx: Sequence[int], searched: Choice,
+                  searched_cv: CrossValidated, one_cv: CrossValidated, config: FitConfig) -> Choice:
     """New items mixed into the old after a long history. Which part that reads a new item's own text leads there
     is which items were drawn as new: on the tests' new items of nine draws (four of amazon_office's, one each of
     five small shops) the lead moved between text, lexical and nearest, each alone trailing the draw's best part
@@ -482,9 +482,8 @@ def _mixed_choice(scores: CaseScores, idx: Sequence[int], searched: Choice, sear
     that scores better on the held-out cases. The searched blend replaces it only where it beats both clearly,
     the items counted as samples (_clear_gain): it is fitted to the held-out users' few new items. The part's
     side is its split-half cross-validated choice, not its in-sample best: over seven shops' draws of held-out
-    items, taking the in-sample better of the two kept less of the best part (same record, last section)."""
-    plain = scores.view(demographic_words=searched.demographic_words)
-    z = scores.view(demographic_words=searched.demographic_words, standardised=True)
+    items, taking the in-sample better of the two kept less of the best part (same record, last section).
+    `plain` and `z`: choose_weights' views of the cases, raw and standardised, with the searched choice's words."""
     even = _even_own_text(z, idx)
     even_cv = _alone(z, idx, even) if even is not None else one_cv
     if even is not None:
